@@ -75,10 +75,16 @@ export function space<const T extends SpaceTable>(prefix: string, table: T): Att
 
 export type AttrsOfSpace<S> = S extends AttrSpace<infer A> ? A : never;
 
+/** A nest type exposes its space, so tools can walk a schema (documentation, second-opinion tests). */
+export interface NestType<A> extends AttrType<A> {
+  readonly inner: AttrSpace<A>;
+}
+
 /** Attributes nested inside one attribute (NLA_NESTED). */
-export function nest<A>(inner: AttrSpace<A>): AttrType<A> {
+export function nest<A>(inner: AttrSpace<A>): NestType<A> {
   return {
     kind: `nest ${inner.prefix}`,
+    inner,
     decode: (buf, off, len) => decodeAttrs(inner, buf, off, off + len),
     encode: (w, v) => encodeAttrs(w, inner, v as object),
     canonical: () => true,
@@ -89,13 +95,19 @@ export function nest<A>(inner: AttrSpace<A>): AttrType<A> {
  * A payload whose layout depends on a sibling attribute decoded before it, such as IFLA_INFO_DATA on
  * IFLA_INFO_KIND or TCA_OPTIONS on TCA_KIND. Kinds not listed decode to raw bytes.
  */
-export function byKind<const M extends Record<string, AttrType<any>>>(key: string, kinds: M): AttrType<ValueOf<M[keyof M]> | Buffer> {
-  const pick = (ctx: Context) => {
-    const k = ctx.siblings[key];
-    return typeof k === 'string' && Object.hasOwn(kinds, k) ? kinds[k]! : bytes;
-  };
+export interface ByKindType<T> extends AttrType<T> {
+  readonly key: string;
+  /** The payload type for a value of the sibling `key` (raw bytes for kinds not listed). */
+  pick(kind: unknown): AttrType<any>;
+}
+
+export function byKind<const M extends Record<string, AttrType<any>>>(key: string, kinds: M): ByKindType<ValueOf<M[keyof M]> | Buffer> {
+  const forKind = (k: unknown) => (typeof k === 'string' && Object.hasOwn(kinds, k) ? kinds[k]! : bytes);
+  const pick = (ctx: Context) => forKind(ctx.siblings[key]);
   return {
     kind: `by ${key}`,
+    key,
+    pick: forKind,
     decode: (buf, off, len, ctx) => pick(ctx).decode(buf, off, len, ctx),
     encode: (w, v, ctx) => pick(ctx).encode(w, v, ctx),
     canonical: () => true,

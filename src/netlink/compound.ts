@@ -1,0 +1,124 @@
+// Payload types built from the core ones: a struct followed by attributes, types resolved late
+// (for tables that refer to each other), NLA_UINT, and fixed-size addresses usable inside structs.
+import { decodeAttrs, encodeAttrs, type AttrSpace } from './attributes.js';
+import { DecodeError, EncodeError } from './errors.js';
+import { formatIPv6, lladdr, parseIP, type AttrType, type StructType } from './types.js';
+
+/**
+ * A type whose definition is looked up on first use. Tables that contain each other (IFLA_LINKINFO
+ * holds veth data, whose peer holds IFLA attributes again) and live in modules that import each
+ * other refer to one another through this, so no module reads another's bindings while loading.
+ */
+export function lazy<T>(resolve: () => AttrType<T>): AttrType<T> {
+  let resolved: AttrType<T> | undefined;
+  const get = () => (resolved ??= resolve());
+  return {
+    kind: 'lazy',
+    decode: (buf, off, len, ctx) => get().decode(buf, off, len, ctx),
+    encode: (w, v, ctx) => get().encode(w, v, ctx),
+    canonical(buf, off, len) {
+      const t = get();
+      if (t.canonical) return t.canonical(buf, off, len);
+      return t.size === undefined || t.size === len;
+    },
+  };
+}
+
+/** The value of a struct-then-attributes payload: the struct under `key`, the attributes under `attrs`. */
+export type WithAttrs<K extends string, H, A> = { [P in K]?: Partial<H> } & { attrs?: A };
+
+/**
+ * A fixed header struct followed by attributes of one space, padded to 4 bytes between the two as
+ * in a netlink message body (VETH_INFO_PEER carries a whole ifinfomsg and IFLA attributes this way).
+ * Decoding gives both parts; encoding fills header fields left out with zeros.
+ */
+export function structWithAttrs<const K extends string, H, A>(key: K, header: StructType<H>, attrs: AttrSpace<A>): AttrType<WithAttrs<K, H, A>> {
+  const headerSpace = (header.size + 3) & ~3;
+  return {
+    kind: `${header.kind} + ${attrs.prefix}`,
+    decode(buf, off, len, ctx) {
+      if (len < headerSpace) throw new DecodeError(off, `${header.kind} needs ${headerSpace} bytes before its attributes, got ${len}`);
+      const fixed = header.decode(buf, off, header.size, ctx);
+      const rest = decodeAttrs(attrs, buf, off + headerSpace, off + len);
+      return { [key]: fixed, attrs: rest } as WithAttrs<K, H, A>;
+    },
+    encode(w, v, ctx) {
+      if (typeof v !== 'object' || v === null) throw new EncodeError(`${header.kind} + ${attrs.prefix}: expected { ${key}, attrs }`);
+      const given = (v as Record<string, unknown>)[key] as Partial<H> | undefined;
+      header.encode(w, { ...header.zero(), ...given } as H, ctx);
+      w.align4();
+      if (v.attrs !== undefined) encodeAttrs(w, attrs, v.attrs as object);
+    },
+    canonical: (_buf, _off, len) => len >= headerSpace,
+  };
+}
+
+/**
+ * NLA_UINT: an unsigned integer the kernel writes in 4 bytes when it fits and in 8 otherwise
+ * (nla_put_uint). Always a bigint here, so the value's type does not depend on its size.
+ */
+export const uint: AttrType<bigint> = {
+  kind: 'uint',
+  decode(buf, off, len) {
+    if (len === 4) return BigInt(buf.readUInt32LE(off));
+    if (len === 8) return buf.readBigUInt64LE(off);
+    throw new DecodeError(off, `an NLA_UINT is 4 or 8 bytes, got ${len}`);
+  },
+  encode(w, v) {
+    if (typeof v !== 'bigint' || v < 0n || v > 0xffffffffffffffffn) throw new EncodeError(`expected an unsigned 64-bit bigint, got ${String(v)}`);
+    if (v <= 0xffffffffn) w.u32(Number(v));
+    else w.u64(v);
+  },
+  canonical: (buf, off, len) => len === 4 || (len === 8 && buf.readBigUInt64LE(off) > 0xffffffffn),
+};
+
+/** An IPv4 address in exactly 4 bytes (struct in_addr); refuses IPv6 text so a family mix-up fails here. */
+export const ipv4: AttrType<string> = {
+  kind: 'ipv4',
+  size: 4,
+  empty: () => '0.0.0.0',
+  decode(buf, off, len) {
+    if (len < 4) throw new DecodeError(off, `an IPv4 address needs 4 bytes, got ${len}`);
+    return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+  },
+  encode(w, v) {
+    const b = parseIP(v);
+    if (!b || b.length !== 4) throw new EncodeError(`expected an IPv4 address, got ${JSON.stringify(v)}`);
+    w.bytes(b);
+  },
+};
+
+/** An IPv6 address in exactly 16 bytes (struct in6_addr). */
+export const ipv6: AttrType<string> = {
+  kind: 'ipv6',
+  size: 16,
+  empty: () => '::',
+  decode(buf, off, len) {
+    if (len < 16) throw new DecodeError(off, `an IPv6 address needs 16 bytes, got ${len}`);
+    return formatIPv6(buf, off);
+  },
+  encode(w, v) {
+    const b = parseIP(v);
+    if (!b || b.length !== 16) throw new EncodeError(`expected an IPv6 address, got ${JSON.stringify(v)}`);
+    w.bytes(b);
+  },
+};
+
+/** A link-layer address of a fixed length, for use inside structs ("02:00:00:00:00:01"). */
+export function lladdrOf(size: number): AttrType<string> {
+  return {
+    kind: `lladdr(${size})`,
+    size,
+    empty: () => Array<string>(size).fill('00').join(':'),
+    decode(buf, off, len, ctx) {
+      if (len < size) throw new DecodeError(off, `a ${size}-byte link-layer address got ${len} bytes`);
+      return lladdr.decode(buf, off, size, ctx);
+    },
+    encode(w, v, ctx) {
+      if (typeof v !== 'string' || v.split(':').length !== size) {
+        throw new EncodeError(`expected a ${size}-byte link-layer address, got ${JSON.stringify(v)}`);
+      }
+      lladdr.encode(w, v, ctx);
+    },
+  };
+}
