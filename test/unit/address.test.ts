@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ORDER, unknownAttrs, type AttrEntry } from '../../src/netlink/attributes.js';
+import { unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeMessage, encodeAny, encodeMessage, Family, NLM_F } from '../../src/netlink/message.js';
 import { address, IFA_F, IFAPROT, INFINITY_LIFE_TIME, RTM_NEWADDR, type AddressMessage } from '../../src/netlink/rtnetlink/address.js';
 import { RT_SCOPE } from '../../src/netlink/rtnetlink/route.js';
 import { loadFixture } from '../support/fixtures.js';
+import { unknownPaths, withLength } from '../support/codec.js';
 
 // Interface indexes in the capture namespace (capture-objects.sh): a veth's peer is created first.
 const LO = 1;
@@ -22,18 +23,6 @@ function find(addr: string): AddressMessage {
   const found = addresses.filter((a) => a.attrs.address === addr);
   assert.equal(found.length, 1, `one address ${addr}`);
   return found[0]!;
-}
-
-function unknownPaths(value: unknown, path = 'attrs'): string[] {
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return [];
-  const order = (value as { [ORDER]?: AttrEntry[] })[ORDER] ?? [];
-  const here = order.filter((e) => e.name === undefined).map((e) => `${path}[type ${e.type}]`);
-  return here.concat(Object.entries(value).flatMap(([k, v]) => unknownPaths(v, `${path}.${k}`)));
-}
-
-function withLength(msg: Buffer): Buffer {
-  msg.writeUInt32LE(msg.length, 0);
-  return msg;
 }
 
 test('every captured address message decodes, knows all its attributes and re-encodes to the same bytes', () => {

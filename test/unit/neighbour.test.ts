@@ -9,6 +9,7 @@ import {
 import { RTN } from '../../src/netlink/rtnetlink/route.js';
 import { parseIP } from '../../src/netlink/types.js';
 import { loadFixture } from '../support/fixtures.js';
+import { unknownPaths, withLength } from '../support/codec.js';
 
 // Interface indexes in the capture namespace (capture-objects.sh): a veth's peer is created first.
 const VE1 = 2;
@@ -22,18 +23,6 @@ const family = new Family('rtnetlink neighbours', [neighbour]);
 const fixtures = ['neighbour-dump.hex', 'neighbour-fdb.hex'];
 const decode = (fixture: string) =>
   loadFixture(`rtnetlink/${fixture}`).flatMap((b) => decodeAll(family, b)).filter((m): m is NeighbourMessage => m.kind === 'neighbour');
-
-function unknownPaths(value: unknown, path = 'attrs'): string[] {
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return [];
-  const order = (value as { [ORDER]?: AttrEntry[] })[ORDER] ?? [];
-  const here = order.filter((e) => e.name === undefined).map((e) => `${path}[type ${e.type}]`);
-  return here.concat(Object.entries(value).flatMap(([k, v]) => unknownPaths(v, `${path}.${k}`)));
-}
-
-function withLength(msg: Buffer): Buffer {
-  msg.writeUInt32LE(msg.length, 0);
-  return msg;
-}
 
 test('every captured neighbour and FDB message decodes, knows all its attributes and re-encodes to the same bytes', () => {
   for (const fixture of fixtures) {

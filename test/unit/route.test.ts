@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ORDER, unknownAttrs, type AttrEntry } from '../../src/netlink/attributes.js';
+import { unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError, EncodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeMessage, encodeAny, encodeMessage, Family, NLM_F } from '../../src/netlink/message.js';
 import {
   RT_SCOPE, RT_TABLE, RTM_NEWROUTE, RTN, RTNH_F, RTPROT, route, type RouteMessage,
 } from '../../src/netlink/rtnetlink/route.js';
 import { loadFixture } from '../support/fixtures.js';
+import { attr, nlmsg, unknownPaths, withLength } from '../support/codec.js';
 
 // Interface indexes in the capture namespace (capture-objects.sh): a veth's peer is created first.
 const VE0 = 3;
@@ -25,35 +26,6 @@ function byDst(list: RouteMessage[], dst: string, dstLen: number): RouteMessage 
   const found = list.filter((r) => r.attrs.dst === dst && r.rtm.dstLen === dstLen);
   assert.equal(found.length, 1, `one route to ${dst}/${dstLen}`);
   return found[0]!;
-}
-
-/** Paths of attributes no table knows, at any depth of a decoded value. */
-function unknownPaths(value: unknown, path = 'attrs'): string[] {
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return [];
-  const order = (value as { [ORDER]?: AttrEntry[] })[ORDER] ?? [];
-  const here = order.filter((e) => e.name === undefined).map((e) => `${path}[type ${e.type}]`);
-  return here.concat(Object.entries(value).flatMap(([k, v]) => unknownPaths(v, `${path}.${k}`)));
-}
-
-function attr(type: number, payload: Buffer): Buffer {
-  const out = Buffer.alloc((4 + payload.length + 3) & ~3);
-  out.writeUInt16LE(4 + payload.length, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
-function withLength(msg: Buffer): Buffer {
-  msg.writeUInt32LE(msg.length, 0);
-  return msg;
-}
-
-/** A netlink message of `type` around `payload` (seq 1, no flags). */
-function nlmsg(type: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(16);
-  header.writeUInt16LE(type, 4);
-  header.writeUInt32LE(1, 8);
-  return withLength(Buffer.concat([header, payload]));
 }
 
 test('every captured route message decodes, knows all its attributes and re-encodes to the same bytes', () => {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ORDER, unknownAttrs, type AttrEntry } from '../../src/netlink/attributes.js';
+import { unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeMessage, encodeAny, encodeMessage, Family, NLM_F } from '../../src/netlink/message.js';
 import { RT_TABLE, RTPROT } from '../../src/netlink/rtnetlink/route.js';
 import { FIB_RULE, FR_ACT, rule, RTM_NEWRULE, type RuleMessage } from '../../src/netlink/rtnetlink/rule.js';
 import { loadFixture } from '../support/fixtures.js';
+import { unknownPaths, withLength } from '../support/codec.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -20,18 +21,6 @@ function at(priority: number): RuleMessage {
   const found = rules.filter((r) => r.attrs.priority === priority);
   assert.equal(found.length, 1, `one rule at priority ${priority}`);
   return found[0]!;
-}
-
-function unknownPaths(value: unknown, path = 'attrs'): string[] {
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return [];
-  const order = (value as { [ORDER]?: AttrEntry[] })[ORDER] ?? [];
-  const here = order.filter((e) => e.name === undefined).map((e) => `${path}[type ${e.type}]`);
-  return here.concat(Object.entries(value).flatMap(([k, v]) => unknownPaths(v, `${path}.${k}`)));
-}
-
-function withLength(msg: Buffer): Buffer {
-  msg.writeUInt32LE(msg.length, 0);
-  return msg;
 }
 
 test('every captured rule message decodes, knows all its attributes and re-encodes to the same bytes', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ORDER, unknownAttrs, type AttrEntry } from '../../src/netlink/attributes.js';
+import { unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeMessage, encodeAny, encodeMessage, Family, NLM_F } from '../../src/netlink/message.js';
 import { TAIL } from '../../src/netlink/types.js';
@@ -10,6 +10,7 @@ import {
   TCA_CLS_FLAGS, tcHandle, tclass, type TcMessage,
 } from '../../src/netlink/rtnetlink/tc.js';
 import { loadFixture } from '../support/fixtures.js';
+import { unknownPaths, withLength } from '../support/codec.js';
 
 // Interface indexes in the capture namespace (capture-objects.sh): a veth's peer is created first.
 const VE1 = 2;
@@ -19,18 +20,6 @@ const family = new Family('rtnetlink tc', [qdisc, tclass, filter, chain]);
 const fixtures = ['tc-qdisc.hex', 'tc-filter-ingress.hex', 'tc-filter-egress.hex'];
 const decode = (fixture: string) =>
   loadFixture(`rtnetlink/${fixture}`).flatMap((b) => decodeAll(family, b)).filter((m): m is TcMessage => m.kind !== 'done');
-
-function unknownPaths(value: unknown, path = 'attrs'): string[] {
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return [];
-  const order = (value as { [ORDER]?: AttrEntry[] })[ORDER] ?? [];
-  const here = order.filter((e) => e.name === undefined).map((e) => `${path}[type ${e.type}]`);
-  return here.concat(Object.entries(value).flatMap(([k, v]) => unknownPaths(v, `${path}.${k}`)));
-}
-
-function withLength(msg: Buffer): Buffer {
-  msg.writeUInt32LE(msg.length, 0);
-  return msg;
-}
 
 test('every captured qdisc and filter message decodes, knows all its attributes and re-encodes to the same bytes', () => {
   for (const fixture of fixtures) {
