@@ -23,6 +23,8 @@ const raw = {
   umount2: libc.func('int umount2(const char *target, int flags)'),
   poll: libc.func('int poll(_Inout_ void *fds, unsigned long nfds, int timeout)'),
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  flock: libc.func('int flock(int fd, int operation)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
   gettid: libc.func('int gettid()'),
 };
@@ -59,8 +61,14 @@ export const MNT_DETACH = 2;
 export const POLLIN = 1;
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
+export const LOCK_EX = 2;
+export const LOCK_UN = 8;
+/** ioctl on a namespace fd answering its CLONE_NEW* type (linux/nsfs.h: _IO(0xb7, 0x3)). */
+export const NS_GET_NSTYPE = 0xb703;
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const ENOBUFS = 105;
 
 export function socket(domain: number, type: number, protocol: number): number {
   return check('socket', raw.socket(domain, type, protocol) as number);
@@ -93,15 +101,42 @@ export function sendto(fd: number, data: Buffer, addr: Buffer | null): number {
   return Number(check('sendto', raw.sendto(fd, data, data.length, 0, addr, addr ? addr.length : 0) as number));
 }
 
-/** recv(2); returns -EAGAIN instead of throwing for a non-blocking socket with nothing to read. */
+/**
+ * sendto(2) on the libuv thread pool. For netlink the kernel handles the request inside sendto (under
+ * rtnl_lock for rtnetlink), which can take milliseconds; this keeps that off the event loop.
+ */
+export function sendtoAsync(fd: number, data: Buffer, addr: Buffer | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    raw.sendto.async(fd, data, data.length, 0, addr, addr ? addr.length : 0, (err: unknown, rc: number | bigint) => {
+      // koffi restores the worker thread's errno around this callback: read it here, not later.
+      const errno = koffi.errno();
+      if (err) reject(err as Error);
+      else if (Number(rc) < 0) reject(new SystemError(errno, 'sendto'));
+      else resolve(Number(rc));
+    });
+  });
+}
+
+/** recv(2), restarted on EINTR; returns -EAGAIN instead of throwing for a non-blocking socket with nothing to read. */
 export function recv(fd: number, buf: Buffer, flags: number): number {
-  const n = Number(raw.recv(fd, buf, buf.length, flags));
-  if (n < 0) {
+  for (;;) {
+    const n = Number(raw.recv(fd, buf, buf.length, flags));
+    if (n >= 0) return n;
     const errno = koffi.errno();
     if (errno === EAGAIN) return -EAGAIN;
-    throw new SystemError(errno, 'recv');
+    if (errno !== EINTR) throw new SystemError(errno, 'recv');
   }
-  return n;
+}
+
+/** recvfrom(2) filling `addr` with the sender's address; like recv, returns -EAGAIN when nothing is queued. */
+export function recvfrom(fd: number, buf: Buffer, flags: number, addr: Buffer): number {
+  for (;;) {
+    const n = Number(raw.recvfrom(fd, buf, buf.length, flags, addr, [addr.length]));
+    if (n >= 0) return n;
+    const errno = koffi.errno();
+    if (errno === EAGAIN) return -EAGAIN;
+    if (errno !== EINTR) throw new SystemError(errno, 'recvfrom');
+  }
 }
 
 export function close(fd: number): void {
@@ -140,22 +175,61 @@ export function eventfd(initval: number, flags: number): number {
   return check('eventfd', raw.eventfd(initval, flags) as number);
 }
 
+export function flock(fd: number, operation: number): void {
+  check('flock', raw.flock(fd, operation) as number);
+}
+
+/** ioctl(2) with no argument (e.g. NS_GET_NSTYPE); returns the call's non-negative result. */
+export function ioctlNoArg(fd: number, request: number, call = 'ioctl'): number {
+  return check(call, raw.ioctl(fd, request) as number);
+}
+
 export function gettid(): number {
   return raw.gettid() as number;
 }
 
-/** poll(2) on the libuv thread pool, so the event loop keeps running while it waits. */
+/**
+ * poll(2) on the libuv thread pool, so the event loop keeps running while it waits. The wait occupies
+ * one pool thread until an fd is ready or the timeout passes. Resolves with the number of ready fds.
+ * An interrupted poll resolves 0 (callers poll in a loop).
+ */
 export function pollAsync(fds: Buffer, count: number, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     raw.poll.async(fds, count, timeoutMs, (err: unknown, rc: number) => {
+      const errno = koffi.errno();
       if (err) reject(err as Error);
-      else resolve(rc);
+      else if (rc >= 0) resolve(rc);
+      else if (errno === EINTR) resolve(0);
+      else reject(new SystemError(errno, 'poll'));
     });
   });
 }
 
+/** poll(2) on this thread, restarted on EINTR with the time that is left. */
 export function pollSync(fds: Buffer, count: number, timeoutMs: number): number {
-  return check('poll', raw.poll(fds, count, timeoutMs) as number);
+  const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline === Infinity ? -1 : Math.max(0, deadline - Date.now());
+    const rc = raw.poll(fds, count, left) as number;
+    if (rc >= 0) return rc;
+    const errno = koffi.errno();
+    if (errno !== EINTR) throw new SystemError(errno, 'poll');
+  }
+}
+
+/** A struct pollfd array for poll(2): 8 bytes per fd (int fd, short events, short revents). */
+export function pollFds(fds: ReadonlyArray<{ fd: number; events: number }>): Buffer {
+  const buf = Buffer.alloc(8 * fds.length);
+  fds.forEach(({ fd, events }, i) => {
+    buf.writeInt32LE(fd, i * 8);
+    buf.writeInt16LE(events, i * 8 + 4);
+  });
+  return buf;
+}
+
+/** The revents poll(2) reported for entry `index` of a pollFds() array. */
+export function revents(fds: Buffer, index: number): number {
+  return fds.readInt16LE(index * 8 + 6);
 }
 
 export { raw as libcRaw };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { NLA_F_NESTED, ORDER, unknownAttrs, type AttrEntry } from '../../src/netlink/attributes.js';
+import { NLA_F_NESTED, unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeMessage, encodeAny, encodeMessage, Family, NLM_F } from '../../src/netlink/message.js';
 import {
