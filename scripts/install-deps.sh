@@ -4,8 +4,10 @@
 #   iproute2          `ip -j` / `tc` / `bridge`, which kernel tests use to look at what sluice did
 #   clang llvm libbpf-dev bpftool  rebuilding and checking the eBPF objects
 #   iperf3            the TCP streams of the data-path tests
+#   containernetworking-plugins  the reference plugins (host-local, portmap, tuning, bridge) in /usr/lib/cni
+#   util-linux        nsenter, which runs the plugin inside a test "node" namespace
 set -euo pipefail
-packages=(python3-pyroute2 iproute2 clang llvm libbpf-dev bpftool iperf3)
+packages=(python3-pyroute2 iproute2 clang llvm libbpf-dev bpftool iperf3 containernetworking-plugins util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
