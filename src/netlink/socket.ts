@@ -1,0 +1,449 @@
+import * as libc from '../sys/libc.js';
+import { SystemError } from '../sys/errno.js';
+import type { NetNs } from '../netns.js';
+import { DumpInterruptedError, EncodeError, NetlinkError } from './errors.js';
+import { decodeAny, decodeDone, decodeError, decodeHeader, Family, NLM_F, NLMSG, NLMSG_HDRLEN, type AnyMessage, type NlHeader } from './message.js';
+
+/** Netlink protocols (linux/netlink.h) this project opens. */
+export const NETLINK_ROUTE = 0;
+export const NETLINK_NETFILTER = 12;
+
+// SOL_NETLINK socket options (linux/netlink.h).
+const NETLINK_ADD_MEMBERSHIP = 1;
+const NETLINK_DROP_MEMBERSHIP = 2;
+const NETLINK_CAP_ACK = 10;
+const NETLINK_EXT_ACK = 11;
+const NETLINK_GET_STRICT_CHK = 12;
+
+const SOCKADDR_NL_SIZE = 12;
+/** The kernel's address: port 0. */
+const KERNEL = sockaddrNl(0, 0);
+
+export interface SocketOptions {
+  /** Decodes replies and notifications into typed messages; without one every message is `raw`. */
+  family?: Family;
+  /** Multicast groups to join at once (e.g. RTNLGRP_LINK = 1). */
+  groups?: readonly number[];
+  /** Open the socket inside this namespace; it stays bound to it for its whole life. */
+  netns?: NetNs;
+  /** SO_RCVBUF in bytes (forced past rmem_max when we may). Default 1 MiB. */
+  receiveBufferSize?: number;
+  /** SO_SNDBUF in bytes. Default 256 KiB. */
+  sendBufferSize?: number;
+  /** Initial size of the user-space buffer datagrams are read into; it grows to fit any datagram. */
+  readBufferSize?: number;
+  /** NETLINK_GET_STRICT_CHK: the kernel validates dump requests strictly and honours their filters. Default true. */
+  strictCheck?: boolean;
+}
+
+const DEFAULT_RECEIVE_BUFFER = 1 << 20;
+const DEFAULT_SEND_BUFFER = 256 << 10;
+// The kernel fills dump datagrams up to about 32 KiB when the reader's buffer is at least that large.
+const DEFAULT_READ_BUFFER = 32 << 10;
+
+export function sockaddrNl(pid: number, groups: number): Buffer {
+  const addr = Buffer.alloc(SOCKADDR_NL_SIZE);
+  addr.writeUInt16LE(libc.AF_NETLINK, 0);
+  addr.writeUInt32LE(pid, 4);
+  addr.writeUInt32LE(groups, 8);
+  return addr;
+}
+
+/** Creates, tunes and binds a netlink socket in the calling thread's namespace; returns its fd and port id. */
+export function openNetlinkFd(protocol: number, options: SocketOptions, nonBlocking: boolean): { fd: number; port: number } {
+  const fd = libc.socket(libc.AF_NETLINK, libc.SOCK_RAW | libc.SOCK_CLOEXEC | (nonBlocking ? libc.SOCK_NONBLOCK : 0), protocol);
+  try {
+    setBufferSize(fd, libc.SO_RCVBUFFORCE, libc.SO_RCVBUF, options.receiveBufferSize ?? DEFAULT_RECEIVE_BUFFER);
+    setBufferSize(fd, libc.SO_SNDBUFFORCE, libc.SO_SNDBUF, options.sendBufferSize ?? DEFAULT_SEND_BUFFER);
+    enableIfSupported(fd, NETLINK_EXT_ACK, 'NETLINK_EXT_ACK');
+    enableIfSupported(fd, NETLINK_CAP_ACK, 'NETLINK_CAP_ACK');
+    if (options.strictCheck ?? true) enableIfSupported(fd, NETLINK_GET_STRICT_CHK, 'NETLINK_GET_STRICT_CHK');
+    // Port 0 lets the kernel pick a unique port id; we read it back to check the replies' nlmsg_pid.
+    libc.bind(fd, sockaddrNl(0, 0));
+    const port = libc.getsockname(fd, SOCKADDR_NL_SIZE).readUInt32LE(4);
+    for (const group of options.groups ?? []) setMembership(fd, group, true);
+    return { fd, port };
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+}
+
+function setBufferSize(fd: number, force: number, plain: number, size: number): void {
+  try {
+    libc.setsockoptInt(fd, libc.SOL_SOCKET, force, size, 'setsockopt SO_RCVBUFFORCE/SO_SNDBUFFORCE');
+  } catch (e) {
+    // Without CAP_NET_ADMIN: the plain option, which the kernel silently caps at rmem_max/wmem_max.
+    if (!(e instanceof SystemError) || e.code !== 'EPERM') throw e;
+    libc.setsockoptInt(fd, libc.SOL_SOCKET, plain, size, 'setsockopt SO_RCVBUF/SO_SNDBUF');
+  }
+}
+
+function enableIfSupported(fd: number, option: number, name: string): void {
+  try {
+    libc.setsockoptInt(fd, libc.SOL_NETLINK, option, 1, `setsockopt ${name}`);
+  } catch (e) {
+    // Older kernels lack some options; the socket works without them, with less detail in errors.
+    if (!(e instanceof SystemError) || (e.code !== 'ENOPROTOOPT' && e.code !== 'EINVAL')) throw e;
+  }
+}
+
+export function setMembership(fd: number, group: number, join: boolean): void {
+  if (!Number.isInteger(group) || group <= 0) throw new RangeError(`netlink multicast group must be a positive integer, got ${group}`);
+  libc.setsockoptInt(fd, libc.SOL_NETLINK, join ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group,
+    `setsockopt ${join ? 'NETLINK_ADD_MEMBERSHIP' : 'NETLINK_DROP_MEMBERSHIP'} ${group}`);
+}
+
+// ---- reading whole datagrams ----
+
+/** Who sent a datagram: the sender's port (0 = the kernel) and, for multicast, the group bit mask. */
+export interface Sender {
+  pid: number;
+  groups: number;
+}
+
+export interface Datagram extends Sender {
+  data: Buffer;
+}
+
+/** The read buffer size that holds a datagram of `needed` bytes: the current one, or the next power of two. */
+export function readBufferSizeFor(current: number, needed: number): number {
+  if (needed <= current) return current;
+  let size = Math.max(current, 4096);
+  while (size < needed) size *= 2;
+  return size;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Reads datagrams whole: peeks at each one's size first and grows the buffer, so none is ever truncated. */
+export class DatagramReader {
+  private buffer: Buffer;
+  private readonly from = Buffer.alloc(SOCKADDR_NL_SIZE);
+
+  constructor(private readonly fd: number, initialSize = DEFAULT_READ_BUFFER) {
+    this.buffer = Buffer.alloc(initialSize);
+  }
+
+  get size(): number {
+    return this.buffer.length;
+  }
+
+  /** The next datagram (a copy), or undefined when `flags` has MSG_DONTWAIT and nothing is queued. */
+  read(flags = 0): Datagram | undefined {
+    const size = libc.recv(this.fd, EMPTY, libc.MSG_PEEK | libc.MSG_TRUNC | flags);
+    if (size === -libc.EAGAIN) return undefined;
+    const wanted = readBufferSizeFor(this.buffer.length, size);
+    if (wanted !== this.buffer.length) this.buffer = Buffer.alloc(wanted);
+    // The whole buffer is offered, not just `size`: the kernel sizes later dump datagrams by it.
+    const n = libc.recvfrom(this.fd, this.buffer, flags, this.from);
+    if (n === -libc.EAGAIN) return undefined;
+    return { data: Buffer.from(this.buffer.subarray(0, n)), pid: this.from.readUInt32LE(4), groups: this.from.readUInt32LE(8) };
+  }
+}
+
+// ---- requests and their replies (pure: no I/O below this line until NetlinkSocket) ----
+
+/** Decoded messages keep the exact bytes they were decoded from under this key (non-enumerable). */
+export const RAW: unique symbol = Symbol('netlink.raw');
+
+/** The bytes a received message was decoded from. */
+export function rawOf(message: AnyMessage): Buffer | undefined {
+  return (message as { [RAW]?: Buffer })[RAW];
+}
+
+function withRaw(message: AnyMessage, raw: Buffer): AnyMessage {
+  Object.defineProperty(message, RAW, { value: raw });
+  return message;
+}
+
+/** The sequence number after `seq`, skipping 0 (unsolicited kernel messages carry seq 0). */
+export function nextSeq(seq: number): number {
+  return seq >= 0xffffffff ? 1 : seq + 1;
+}
+
+/** A copy of one encoded request with its sequence number set and `flags` added. */
+export function stampRequest(bytes: Buffer, seq: number, flags: number): Buffer {
+  if (bytes.length < NLMSG_HDRLEN) throw new EncodeError(`a netlink request needs at least ${NLMSG_HDRLEN} bytes, got ${bytes.length}`);
+  const len = bytes.readUInt32LE(0);
+  if (len !== bytes.length) throw new EncodeError(`a request must be exactly one netlink message: header says ${len} bytes, buffer has ${bytes.length}`);
+  const out = Buffer.from(bytes);
+  out.writeUInt16LE(out.readUInt16LE(6) | flags, 6);
+  out.writeUInt32LE(seq, 8);
+  return out;
+}
+
+/**
+ * One request and the replies it collects. A request (NLM_F_ACK) ends at its NLMSG_ERROR; a dump at
+ * NLMSG_DONE. A failure part-way through a dump is remembered and reported once the dump's last
+ * message has been read, so the kernel's dump state is drained and the socket stays usable.
+ */
+export class Exchange {
+  readonly replies: AnyMessage[] = [];
+  finished = false;
+  private error: Error | undefined;
+  private interrupted = false;
+
+  constructor(
+    readonly family: Family,
+    readonly mode: 'request' | 'dump',
+    readonly seq: number,
+    readonly what: string,
+  ) {}
+
+  /** Takes the reply message at buf[off, off + header.len); returns true when the exchange is complete. */
+  accept(buf: Buffer, off: number, header: NlHeader & { len: number }): boolean {
+    if (header.flags & NLM_F.DUMP_INTR) this.interrupted = true;
+    switch (header.type) {
+      case NLMSG.NOOP:
+        return false;
+      case NLMSG.ERROR:
+        this.attempt(() => {
+          const m = decodeError(buf, off);
+          if (m.error < 0) this.fail(new NetlinkError(-m.error, this.what, m.ack));
+        });
+        return this.finish();
+      case NLMSG.DONE:
+        // A request answered in several parts ends with DONE and then its ACK: wait for the ACK.
+        if (this.mode === 'request') return false;
+        this.attempt(() => {
+          const m = decodeDone(buf, off);
+          if (m.status < 0) this.fail(new NetlinkError(-m.status, this.what, m.ack));
+        });
+        return this.finish();
+      default:
+        this.attempt(() => this.replies.push(withRaw(decodeAny(this.family, buf, off), buf.subarray(off, off + header.len))));
+        // A dump answered with a single message (no NLM_F_MULTI) has no NLMSG_DONE.
+        return this.mode === 'dump' && !(header.flags & NLM_F.MULTI) ? this.finish() : false;
+    }
+  }
+
+  /** Ends the exchange before its last reply (socket closed, replies lost). */
+  abort(error: Error): void {
+    this.fail(error);
+    this.finished = true;
+  }
+
+  /** The replies, or the first error that ended or spoiled the exchange. */
+  result(): AnyMessage[] {
+    if (this.error) throw this.error;
+    return this.replies;
+  }
+
+  private attempt(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private fail(error: Error): void {
+    this.error ??= error;
+  }
+
+  private finish(): true {
+    if (this.mode === 'dump' && this.interrupted) this.fail(new DumpInterruptedError(this.what));
+    this.finished = true;
+    return true;
+  }
+}
+
+/** What a socket tells dispatch() about itself. */
+export interface Receiver {
+  readonly port: number;
+  readonly family: Family;
+  /** Whether the socket joined any multicast group: only then are unsolicited messages wanted. */
+  readonly listening: boolean;
+  exchangeFor(seq: number): Exchange | undefined;
+  completed(exchange: Exchange): void;
+  notification(message: AnyMessage): void;
+  notificationFailed(error: Error): void;
+}
+
+/**
+ * Hands every message of a datagram to the exchange it answers, or to the notification path.
+ * Only the kernel (port 0) is believed. A unicast message is a reply when it carries our port id and
+ * the seq of an exchange in progress; anything else unicast is stale (a reply to an abandoned
+ * exchange) or foreign. Multicast datagrams are notifications. Returns how many messages were ignored
+ * (a datagram from another process counts as one).
+ * Throws DecodeError when the datagram's framing is broken: then no later message can be trusted.
+ */
+export function dispatch(datagram: Datagram, to: Receiver): number {
+  const { data } = datagram;
+  if (datagram.pid !== 0) return 1;
+  let ignored = 0;
+  for (let off = 0; off < data.length; ) {
+    const header = decodeHeader(data, off);
+    const step = (header.len + 3) & ~3;
+    if (datagram.groups === 0 && header.pid === to.port) {
+      const exchange = to.exchangeFor(header.seq);
+      if (exchange && !exchange.finished) {
+        if (exchange.accept(data, off, header)) to.completed(exchange);
+      } else ignored++;
+    } else if (to.listening) {
+      // Groups above 32 have no bit in nl_groups: their notifications arrive with groups 0 and land here.
+      try {
+        to.notification(withRaw(decodeAny(to.family, data, off), data.subarray(off, off + header.len)));
+      } catch (e) {
+        to.notificationFailed(e as Error);
+      }
+    } else {
+      ignored++;
+    }
+    off += step;
+  }
+  return ignored;
+}
+
+/** "RTM_NEWLINK" for a request of that type: the default description of a request in errors. */
+export function describeRequest(family: Family, bytes: Buffer): string {
+  return bytes.length >= 6 ? family.typeName(bytes.readUInt16LE(4)) : 'netlink request';
+}
+
+export const emptyFamily = new Family('netlink', []);
+
+/** Counters for tests and diagnostics. */
+export interface SocketStats {
+  /** Datagrams read. */
+  datagrams: number;
+  /** Messages dropped: not from the kernel, stale, foreign, or unwanted notifications. */
+  ignored: number;
+}
+
+// ---- the synchronous socket ----
+
+/**
+ * A netlink socket for synchronous code (the CNI plugin): every call returns when the kernel has
+ * answered. It stays bound to the namespace it was opened in.
+ */
+export class NetlinkSocket {
+  readonly stats: SocketStats = { datagrams: 0, ignored: 0 };
+  private seq = 0;
+  private closed = false;
+  private readonly reader: DatagramReader;
+  private readonly memberships = new Set<number>();
+  private readonly notifications: AnyMessage[] = [];
+  private notificationError: Error | undefined;
+
+  private constructor(
+    readonly fd: number,
+    /** The port id the kernel gave this socket (nl_pid). */
+    readonly port: number,
+    readonly family: Family,
+    options: SocketOptions,
+  ) {
+    this.reader = new DatagramReader(fd, options.readBufferSize);
+    for (const group of options.groups ?? []) this.memberships.add(group);
+  }
+
+  static open(protocol: number, options: SocketOptions = {}): NetlinkSocket {
+    const create = () => openNetlinkFd(protocol, options, false);
+    const { fd, port } = options.netns ? options.netns.run(create) : create();
+    return new NetlinkSocket(fd, port, options.family ?? emptyFamily, options);
+  }
+
+  /** The current size of the user-space read buffer (it grows to fit the largest datagram seen). */
+  get readBufferSize(): number {
+    return this.reader.size;
+  }
+
+  /**
+   * Sends one request with NLM_F_REQUEST | NLM_F_ACK and returns the messages answered before the
+   * ACK (none for most changes; the object for a get or with NLM_F_ECHO). Throws NetlinkError on a
+   * negative error, described by `what` (default: the message type's name).
+   */
+  request(bytes: Buffer, what?: string): AnyMessage[] {
+    return this.exchange('request', bytes, NLM_F.REQUEST | NLM_F.ACK, what);
+  }
+
+  /**
+   * Sends a dump request (NLM_F_REQUEST | NLM_F_DUMP) and returns every message up to NLMSG_DONE.
+   * Throws DumpInterruptedError when the kernel marked any part NLM_F_DUMP_INTR, NetlinkError when
+   * the dump failed.
+   */
+  dump(bytes: Buffer, what?: string): AnyMessage[] {
+    return this.exchange('dump', bytes, NLM_F.REQUEST | NLM_F.DUMP, what);
+  }
+
+  addMembership(group: number): void {
+    this.assertOpen();
+    setMembership(this.fd, group, true);
+    this.memberships.add(group);
+  }
+
+  dropMembership(group: number): void {
+    this.assertOpen();
+    setMembership(this.fd, group, false);
+    this.memberships.delete(group);
+  }
+
+  /**
+   * The next notification from the joined groups, waiting up to `timeoutMs` (-1: forever); undefined
+   * on timeout. Throws SystemError ENOBUFS once after the kernel dropped notifications (the receive
+   * buffer overflowed: re-read the state you mirror).
+   */
+  receiveNotification(timeoutMs = -1): AnyMessage | undefined {
+    this.assertOpen();
+    if (this.memberships.size === 0 && this.notifications.length === 0) throw new Error('receiveNotification: the socket has joined no multicast group');
+    const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+    for (;;) {
+      const error = this.notificationError;
+      if (error) {
+        this.notificationError = undefined;
+        throw error;
+      }
+      const next = this.notifications.shift();
+      if (next) return next;
+      const left = deadline === Infinity ? -1 : Math.max(0, deadline - Date.now());
+      if (libc.pollSync(libc.pollFds([{ fd: this.fd, events: libc.POLLIN }]), 1, left) === 0) return undefined;
+      this.receive(undefined);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.fd);
+  }
+
+  private exchange(mode: 'request' | 'dump', bytes: Buffer, flags: number, what: string | undefined): AnyMessage[] {
+    this.assertOpen();
+    this.seq = nextSeq(this.seq);
+    const message = stampRequest(bytes, this.seq, flags);
+    const exchange = new Exchange(this.family, mode, this.seq, what ?? describeRequest(this.family, message));
+    libc.sendto(this.fd, message, KERNEL);
+    while (!exchange.finished) this.receive(exchange);
+    return exchange.result();
+  }
+
+  /** Reads one datagram (blocking) and dispatches it. */
+  private receive(exchange: Exchange | undefined): void {
+    let datagram: Datagram | undefined;
+    try {
+      datagram = this.reader.read();
+    } catch (e) {
+      if (!(e instanceof SystemError) || e.errno !== libc.ENOBUFS) throw e;
+      // The receive queue overflowed: some datagram was dropped, perhaps the reply being waited for.
+      const lost = new SystemError(libc.ENOBUFS, 'netlink receive (messages were dropped: the receive buffer overflowed)');
+      if (this.memberships.size > 0) this.notificationError = lost;
+      exchange?.abort(lost);
+      return;
+    }
+    if (!datagram) return;
+    this.stats.datagrams++;
+    this.stats.ignored += dispatch(datagram, {
+      port: this.port,
+      family: this.family,
+      listening: this.memberships.size > 0,
+      exchangeFor: (seq) => (seq === exchange?.seq ? exchange : undefined),
+      completed: () => {},
+      notification: (m) => this.notifications.push(m),
+      notificationFailed: (e) => (this.notificationError ??= e),
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('netlink socket is closed');
+  }
+}
