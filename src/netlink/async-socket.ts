@@ -2,10 +2,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as libc from '../sys/libc.js';
 import { SystemError } from '../sys/errno.js';
 import { NLM_F, type AnyMessage, type Family } from './message.js';
-import {
-  DatagramReader, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, openNetlinkFd, setMembership, sockaddrNl,
-  stampRequest, type Receiver, type SocketOptions, type SocketStats,
-} from './socket.js';
+import { describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Receiver } from './exchange.js';
+import { DatagramReader, openNetlinkFd, setMembership, sockaddrNl, type SocketOptions, type SocketStats } from './socket.js';
 
 export interface AsyncSocketOptions extends SocketOptions {
   /**

@@ -3,9 +3,8 @@ import { describe, test } from 'node:test';
 import { space } from '../../src/netlink/attributes.js';
 import { DecodeError, DumpInterruptedError, EncodeError, NetlinkError } from '../../src/netlink/errors.js';
 import { encodeAny, encodeDone, encodeError, encodeMessage, Family, messageKind, NLM_F, NLMSG, type AnyMessage } from '../../src/netlink/message.js';
-import {
-  describeRequest, dispatch, Exchange, nextSeq, rawOf, readBufferSizeFor, stampRequest, type Datagram, type Receiver,
-} from '../../src/netlink/socket.js';
+import { describeRequest, dispatch, Exchange, nextSeq, rawOf, stampRequest, type Datagram, type Receiver } from '../../src/netlink/exchange.js';
+import { readBufferSizeFor } from '../../src/netlink/socket.js';
 import { cstring, s32, struct, u32 } from '../../src/netlink/types.js';
 
 // A tiny family of our own: an 8-byte header struct and two attributes.
