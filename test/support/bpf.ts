@@ -13,7 +13,7 @@ import type { EndpointSpec } from '../../src/bpf/datapath.js';
 import type { NetNs } from '../../src/netns.js';
 import * as libc from '../../src/sys/libc.js';
 import { test, type TestContext } from 'node:test';
-import { isRoot, NEEDS_ROOT, withNamespace, type TestNamespace } from '../support/kernel.js';
+import { isRoot, NEEDS_ROOT, withNamespace, type TestNamespace } from './kernel.js';
 
 /** A kernel test (root only) with a generous safety timeout: a broken redirect hangs a TCP stream. */
 export function bpfTest(name: string, timeoutMs: number, fn: (t: TestContext) => Promise<void>): void {
