@@ -6,8 +6,9 @@
 #   iperf3            the TCP streams of the data-path tests
 #   containernetworking-plugins  the reference plugins (host-local, portmap, tuning, bridge) in /usr/lib/cni
 #   util-linux        nsenter, which runs the plugin inside a test "node" namespace
+#   nftables          `nft`, which the masquerade tests use to look at the ruleset sluice programmed
 set -euo pipefail
-packages=(python3-pyroute2 iproute2 clang llvm libbpf-dev bpftool iperf3 containernetworking-plugins util-linux)
+packages=(python3-pyroute2 iproute2 clang llvm libbpf-dev bpftool iperf3 containernetworking-plugins util-linux nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

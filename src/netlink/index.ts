@@ -14,3 +14,4 @@ export { AsyncNetlinkSocket, SocketClosedError, type AsyncSocketOptions, type No
 export * from './client.js';
 export * as netns from '../netns.js';
 export { NetNs } from '../netns.js';
+export * from './nftables/index.js';

@@ -1,8 +1,9 @@
 import * as libc from '../sys/libc.js';
 import { SystemError } from '../sys/errno.js';
 import type { NetNs } from '../netns.js';
-import { NLM_F, type AnyMessage, type Family } from './message.js';
+import { NLM_F, NLMSG_HDRLEN, type AnyMessage, type Family } from './message.js';
 import { describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Datagram, type Receiver } from './exchange.js';
+import { EncodeError } from './errors.js';
 
 export { RAW, rawOf } from './exchange.js';
 
@@ -198,6 +199,59 @@ export class NetlinkSocket {
     return this.exchange('dump', bytes, NLM_F.REQUEST | NLM_F.DUMP, what);
   }
 
+  /**
+   * Sends several requests as ONE datagram, for the families that take a batch (nfnetlink: BATCH_BEGIN,
+   * the changes, BATCH_END, applied as one transaction). Every message gets its own sequence number and
+   * NLM_F_REQUEST; no flag is added otherwise. Returns, in message order, what was answered before the
+   * ACKs, once every message that carries NLM_F_ACK is answered, or as soon as one that does not is
+   * answered with an error (the kernel refused the batch as a whole). Throws the first error in message
+   * order as a NetlinkError described by `what[i]` (default: the message type's name).
+   */
+  requestBatch(bytes: Buffer, what: ReadonlyArray<string | undefined> = []): AnyMessage[] {
+    this.assertOpen();
+    const datagram = Buffer.from(bytes);
+    const exchanges = new Map<number, Exchange>();
+    const acked: Exchange[] = [];
+    const unacked: Exchange[] = [];
+    for (let off = 0, i = 0; off < datagram.length; i++) {
+      if (datagram.length - off < NLMSG_HDRLEN) throw new EncodeError(`batch: ${datagram.length - off} stray bytes after message ${i}`);
+      const len = datagram.readUInt32LE(off);
+      if (len < NLMSG_HDRLEN || len > datagram.length - off) throw new EncodeError(`batch: message ${i} has a bad length ${len}`);
+      const flags = datagram.readUInt16LE(off + 6) | NLM_F.REQUEST;
+      this.seq = nextSeq(this.seq);
+      datagram.writeUInt16LE(flags, off + 6);
+      datagram.writeUInt32LE(this.seq, off + 8);
+      const message = datagram.subarray(off, off + len);
+      const exchange = new Exchange(this.family, 'request', this.seq, what[i] ?? describeRequest(this.family, message));
+      exchanges.set(this.seq, exchange);
+      (flags & NLM_F.ACK ? acked : unacked).push(exchange);
+      off += (len + 3) & ~3;
+    }
+    libc.sendto(this.fd, datagram, KERNEL);
+    const lookup = (seq: number) => exchanges.get(seq);
+    const failed = (e: Exchange) => {
+      try {
+        e.result();
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const refused = () => unacked.some((e) => e.finished && failed(e));
+    while (acked.some((e) => !e.finished) && !refused()) this.receive(lookup, () => [...exchanges.values()]);
+    const replies: AnyMessage[] = [];
+    let error: unknown;
+    for (const e of exchanges.values()) {
+      try {
+        replies.push(...e.result());
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    if (error !== undefined) throw error;
+    return replies;
+  }
+
   addMembership(group: number): void {
     this.assertOpen();
     setMembership(this.fd, group, true);
@@ -229,7 +283,7 @@ export class NetlinkSocket {
       if (next) return next;
       const left = deadline === Infinity ? -1 : Math.max(0, deadline - Date.now());
       if (libc.pollSync(libc.pollFds([{ fd: this.fd, events: libc.POLLIN }]), 1, left) === 0) return undefined;
-      this.receive(undefined);
+      this.receive(() => undefined);
     }
   }
 
@@ -245,12 +299,12 @@ export class NetlinkSocket {
     const message = stampRequest(bytes, this.seq, flags);
     const exchange = new Exchange(this.family, mode, this.seq, what ?? describeRequest(this.family, message));
     libc.sendto(this.fd, message, KERNEL);
-    while (!exchange.finished) this.receive(exchange);
+    while (!exchange.finished) this.receive((seq) => (seq === exchange.seq ? exchange : undefined), () => [exchange]);
     return exchange.result();
   }
 
-  /** Reads one datagram (blocking) and dispatches it. */
-  private receive(exchange: Exchange | undefined): void {
+  /** Reads one datagram (blocking) and dispatches it to the exchange `exchangeFor` finds by seq. */
+  private receive(exchangeFor: (seq: number) => Exchange | undefined, pending: () => Exchange[] = () => []): void {
     let datagram: Datagram | undefined;
     try {
       datagram = this.reader.read();
@@ -259,7 +313,7 @@ export class NetlinkSocket {
       // The receive queue overflowed: some datagram was dropped, perhaps the reply being waited for.
       const lost = new SystemError(libc.ENOBUFS, 'netlink receive (messages were dropped: the receive buffer overflowed)');
       if (this.memberships.size > 0) this.notificationError = lost;
-      exchange?.abort(lost);
+      for (const exchange of pending()) if (!exchange.finished) exchange.abort(lost);
       return;
     }
     if (!datagram) return;
@@ -268,7 +322,7 @@ export class NetlinkSocket {
       port: this.port,
       family: this.family,
       listening: this.memberships.size > 0,
-      exchangeFor: (seq) => (seq === exchange?.seq ? exchange : undefined),
+      exchangeFor,
       completed: () => {},
       notification: (m) => this.notifications.push(m),
       notificationFailed: (e) => (this.notificationError ??= e),
