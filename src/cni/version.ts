@@ -56,9 +56,13 @@ export function dnsIsEmpty(dns: CniDns | undefined): boolean {
 export function formatResult(result: CniResult, version: CniVersion): Record<string, unknown> {
   const out: Record<string, unknown> = { cniVersion: version };
   const legacy = compareVersions(version, '1.0.0') < 0;
-  if (result.interfaces.length) out.interfaces = legacy ? result.interfaces.map(interfaceTo04) : result.interfaces.map((i) => ({ ...i }));
+  // mtu, socketPath and pciID are 1.1.0's additions to the interface: 1.0.0 and older have name, mac, sandbox.
+  const interfaceFields = compareVersions(version, '1.1.0') < 0 ? interfaceTo04 : (i: CniInterface) => ({ ...i });
+  if (result.interfaces.length) out.interfaces = result.interfaces.map(interfaceFields);
   if (result.ips.length) out.ips = legacy ? result.ips.map(ipTo04) : result.ips.map((ip) => ({ ...ip }));
-  if (result.routes.length) out.routes = result.routes.map((r) => ({ ...r }));
+  // Likewise mtu, advmss, priority, table and scope on routes: before 1.1.0 a route is dst and gw.
+  const routeFields = compareVersions(version, '1.1.0') < 0 ? routeTo100 : (r: CniRoute) => ({ ...r });
+  if (result.routes.length) out.routes = result.routes.map(routeFields);
   if (!dnsIsEmpty(result.dns)) out.dns = { ...result.dns };
   return out;
 }
@@ -68,6 +72,10 @@ function interfaceTo04(from: CniInterface): CniInterface04 {
   if (from.mac !== undefined) to.mac = from.mac;
   if (from.sandbox !== undefined) to.sandbox = from.sandbox;
   return to;
+}
+
+function routeTo100(from: CniRoute): CniRoute {
+  return from.gw === undefined ? { dst: from.dst } : { dst: from.dst, gw: from.gw };
 }
 
 function ipTo04(from: CniIpConfig): CniIpConfig04 {

@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readlinkSync, statSync, statfsSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readlinkSync, realpathSync, statSync, statfsSync } from 'node:fs';
 
 /**
  * Whether a path is a network namespace (a /proc/<pid>/ns/net link or a bind mount of one, as in
@@ -40,10 +40,36 @@ function namespaceType(path: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const link = readlinkSync(`/proc/self/fd/${fd}`);
-    return /^([a-z_]+):\[/.exec(link)?.[1] ?? 'unknown';
+    return /^([a-z_]+):\[/.exec(link)?.[1] ?? mountedType(path) ?? 'unknown';
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A bind mount of a namespace file (/run/netns/<name>, as `ip netns add` and the runtimes make them)
+ * reads back as its mount point through /proc/self/fd, not as "net:[...]": its type is then the root
+ * of its nsfs mount in /proc/self/mountinfo ("net:[4026532177]"), the topmost mount on that path.
+ */
+function mountedType(path: string): string | undefined {
+  let real: string;
+  let mountinfo: string;
+  try {
+    real = realpathSync(path);
+    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  let type: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    const fields = left?.split(' ') ?? [];
+    if (right?.startsWith('nsfs ') && fields[4] !== undefined && unescape(fields[4]) === real) {
+      type = /^([a-z_]+):\[/.exec(fields[3] ?? '')?.[1] ?? type;
+    }
+  }
+  return type;
 }
 
 function ownNetns(): { ino: number; dev: number } {

@@ -68,6 +68,8 @@ describe('VERSION', () => {
 
 for (const version of VERSIONS) {
   const legacy = compareVersions(version, '1.0.0') < 0;
+  // Interface mtu (like socketPath and pciID) came with 1.1.0.
+  const hasMtu = compareVersions(version, '1.1.0') >= 0;
   describe(`cniVersion ${version}`, () => {
     test(`ADD writes the result in ${version}'s shape with the config's dns`, async () => {
       const driver = new FakeDriver();
@@ -78,9 +80,9 @@ for (const version of VERSIONS) {
       const host = hostVethName('c0ffee01', 'eth0');
       assert.deepEqual(
         result.interfaces,
-        legacy
-          ? [{ name: host, mac: '02:00:00:00:00:01' }, { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: pod.path }]
-          : [{ name: host, mac: '02:00:00:00:00:01', mtu: 1500 }, { name: 'eth0', mac: '02:00:00:00:00:02', mtu: 1500, sandbox: pod.path }],
+        hasMtu
+          ? [{ name: host, mac: '02:00:00:00:00:01', mtu: 1500 }, { name: 'eth0', mac: '02:00:00:00:00:02', mtu: 1500, sandbox: pod.path }]
+          : [{ name: host, mac: '02:00:00:00:00:01' }, { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: pod.path }],
       );
       for (const ip of result.ips) assert.equal('version' in ip, legacy, `ips[].version present exactly before 1.0.0`);
       if (legacy) assert.deepEqual(result.ips.map((ip: { version: string }) => ip.version), ['4', '6']);

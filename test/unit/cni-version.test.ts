@@ -47,13 +47,25 @@ describe('version ordering', () => {
 });
 
 describe('formatResult', () => {
-  for (const version of ['1.0.0', '1.1.0'] as const) {
-    test(`${version}: the 1.x shape, no ips[].version, every interface field kept`, () => {
-      const out = formatResult(dualStack, version);
-      assert.deepEqual(out, { cniVersion: version, ...dualStack });
-      for (const ip of out.ips as object[]) assert.equal('version' in ip, false);
+  test('1.1.0: the 1.x shape, no ips[].version, every interface and route field kept', () => {
+    const out = formatResult(dualStack, '1.1.0');
+    assert.deepEqual(out, { cniVersion: '1.1.0', ...dualStack });
+    for (const ip of out.ips as object[]) assert.equal('version' in ip, false);
+  });
+
+  test('1.0.0: no ips[].version; interfaces and routes without the fields 1.1.0 added', () => {
+    const out = formatResult(dualStack, '1.0.0');
+    assert.deepEqual(out, {
+      cniVersion: '1.0.0',
+      interfaces: [
+        { name: 'sl0123456789abc', mac: '02:00:00:00:00:01' },
+        { name: 'eth0', mac: '02:00:00:00:00:02', sandbox: '/run/netns/p1' },
+      ],
+      ips: dualStack.ips,
+      routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }, { dst: '::/0' }],
+      dns: dualStack.dns,
     });
-  }
+  });
 
   for (const version of ['0.3.0', '0.3.1', '0.4.0'] as const) {
     test(`${version}: ips[].version by family; interfaces only name, mac, sandbox`, () => {
@@ -68,7 +80,7 @@ describe('formatResult', () => {
           { version: '4', interface: 1, address: '10.1.0.5/32', gateway: '169.254.1.1' },
           { version: '6', interface: 1, address: 'fd00::5/128', gateway: 'fe80::1' },
         ],
-        routes: dualStack.routes,
+        routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }, { dst: '::/0' }],
         dns: dualStack.dns,
       });
       // libcni's key order, so the JSON reads like the reference plugins'.
@@ -93,6 +105,7 @@ describe('parseResult', () => {
     const representable: CniResult = {
       ...dualStack,
       interfaces: dualStack.interfaces.map(({ name, mac, sandbox }) => ({ name, mac: mac!, ...(sandbox ? { sandbox } : {}) })),
+      routes: dualStack.routes.map(({ dst, gw }) => ({ dst, ...(gw ? { gw } : {}) })),
     };
     for (const version of SUPPORTED_VERSIONS) {
       const wire = JSON.parse(JSON.stringify(formatResult(representable, version)));

@@ -1,0 +1,576 @@
+/**
+ * The `ebpf` data path (DESIGN.md): a veth per pod with no bridge; the pod holds /32 and /128
+ * addresses, a default route via a link-local gateway and a permanent neighbour entry for it pointing
+ * at the host veth's MAC; the node holds a /32 (/128) route and a permanent neighbour per pod address
+ * through the host veth; the pod-egress program, attached with a TCX link on the host veth's ingress,
+ * redirects traffic between local pods straight into the peer's namespace.
+ *
+ * ADD runs as named steps (steps.ts), each with its undo:
+ *   preflight      the pod namespace opens; CNI_IFNAME is free in it and the host veth name on the node
+ *                  (a stale record of an earlier attachment without veth is cleaned); the MTU: the
+ *                  config's, else the uplink's (the device of the node's default route), else 1500
+ *   state          the attachment's record and counter id (state.ts)     undo: removed
+ *   ipam           addresses from the IPAM plugin                       undo: IPAM DEL
+ *   veth           the pair, the peer created directly in the pod as CNI_IFNAME, MTU and MAC
+ *                                                                        undo: the host veth deleted (both ends go)
+ *   host-veth      no IPv6 link-local address on the host veth, no ARP answers from it; up
+ *   pod-interface  the /32 and /128 addresses (no DAD), up; then waits until both ends carry traffic
+ *   pod-gateway    permanent neighbour entries: gateway -> host veth MAC
+ *   pod-routes     default route per family via the gateway (IPv4 onlink), the IPAM's routes too
+ *   host-routes    per address: permanent neighbour -> pod MAC, /32 (/128) route via the host veth
+ *                                                                        undo: routes deleted
+ *                  (the four before have no undo: all they make lives on the veth and goes with it)
+ *   datapath       the program and maps loaded and pinned, or the pinned ones reused (node-wide,
+ *                  shared by every pod: never unloaded by a pod's undo)
+ *   endpoint       the endpoint map entries (counters reset first)     undo: entries removed
+ *   attach         the TCX link on the host veth's ingress, pinned      undo: detached, unpinned
+ *   forwarding     ip_forward / conf.all.forwarding for the pod's families
+ *                                                                        undo: what this ADD changed put back
+ *
+ * DEL removes what it can find, in any state: map entries (by the record and by the host veth's
+ * ifindex), the link pin, the host veth (its routes and neighbours go with it, and so does the pod's
+ * end), the IPAM lease, the record. It needs neither CNI_NETNS nor prevResult.
+ */
+import { Attacher } from '../bpf/attach.js';
+import type { Datapath } from '../bpf/datapath.js';
+import { PinPaths } from '../bpf/pins.js';
+import type { AddRequest, CheckRequest, DelRequest, Driver, GcRequest, StatusRequest } from '../cni/dispatch.js';
+import { CniCode, CniError } from '../cni/errors.js';
+import type { CniInterface, CniIpConfig, CniResult, CniRoute, SluiceSettings } from '../cni/types.js';
+import type { IpamResult } from '../ipam/types.js';
+import { AF_INET, AF_INET6, SyncClient } from '../netlink/client.js';
+import { NetlinkError } from '../netlink/errors.js';
+import { IFA_F } from '../netlink/rtnetlink/address.js';
+import { IF_OPER } from '../netlink/rtnetlink/link.js';
+import { NetNs } from '../netns.js';
+import { findDifferences } from './check.js';
+import { canonicalIp, defaultDst, hostPrefix, splitCidr, type Family } from './ip.js';
+import { PinnedMaps } from './pinned.js';
+import { EndpointState, type EndpointRecord } from './state.js';
+import { runSteps, messageOf, type FaultPoint, type Step } from './steps.js';
+import { enableForwarding, ipv4Conf, ipv6Available, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
+
+export interface DriverLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface EbpfDriverOptions {
+  /** The node's namespace: host veths, routes, sysctls and attachments live there. Default: the caller's. */
+  nodeNetns?: NetNs;
+  /** The compiled program; default the package's bpf/pod_egress.bpf.o. */
+  objectPath?: string;
+  /** Attach with clsact + cls_bpf even where TCX exists. */
+  forceClsBpf?: boolean;
+  /** Tests: make ADD fail at a step (see steps.ts). */
+  failAt?: FaultPoint;
+  logger?: DriverLogger;
+}
+
+/** The steps of ADD, in order (the fault-injection test walks them). */
+export const ADD_STEPS = [
+  'preflight', 'state', 'ipam', 'veth', 'host-veth', 'pod-interface', 'pod-gateway', 'pod-routes', 'host-routes',
+  'datapath', 'endpoint', 'attach', 'forwarding',
+] as const;
+export type AddStep = (typeof ADD_STEPS)[number];
+
+const DEFAULT_MTU = 1500;
+/** arp_ignore 8: answer no ARP request at all on the host veth (the pod has a permanent gateway entry). */
+const ARP_IGNORE_ALL = '8';
+/** addr_gen_mode 1 (none): no IPv6 link-local address, so the host veth sends no ND, MLD or RS. */
+const ADDR_GEN_MODE_NONE = '1';
+
+interface PodAddress {
+  ip: string;
+  family: Family;
+}
+
+interface AddContext {
+  req: AddRequest;
+  settings: SluiceSettings;
+  node: SyncClient;
+  pod?: SyncClient;
+  podNs?: NetNs;
+  mtu: number;
+  record?: EndpointRecord;
+  ipamResult?: IpamResult;
+  addresses: PodAddress[];
+  families: Family[];
+  hostIfindex: number;
+  hostMac: string;
+  podIfindex: number;
+  podMac: string;
+  podRoutes: CniRoute[];
+  hostRoutes: string[];
+  datapath?: Datapath;
+  forwarding: SysctlChange[];
+}
+
+const noLogger: DriverLogger = { debug() {}, info() {}, warn() {} };
+
+export class EbpfDriver implements Driver {
+  private readonly log: DriverLogger;
+
+  constructor(private readonly options: EbpfDriverOptions = {}) {
+    this.log = options.logger ?? noLogger;
+  }
+
+  // ---- ADD ----------------------------------------------------------------------------------------
+
+  async add(req: AddRequest): Promise<CniResult> {
+    const settings = req.config.sluice;
+    const ctx: AddContext = {
+      req, settings, node: this.nodeClient(), mtu: DEFAULT_MTU, addresses: [], families: [],
+      hostIfindex: 0, hostMac: '', podIfindex: 0, podMac: '', podRoutes: [], hostRoutes: [], forwarding: [],
+    };
+    try {
+      await runSteps(this.addSteps(), ctx, { operation: 'ADD', ...(this.options.failAt ? { failAt: this.options.failAt } : {}), logger: this.log });
+    } finally {
+      ctx.datapath?.close();
+      ctx.pod?.close();
+      ctx.podNs?.close();
+      ctx.node.close();
+    }
+    this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName, addresses: ctx.addresses.map((a) => a.ip) }, 'attachment added');
+    return this.resultOf(ctx);
+  }
+
+  private addSteps(): Step<AddContext>[] {
+    const steps: Step<AddContext>[] = [
+      { name: 'preflight', run: (ctx) => this.preflight(ctx) },
+      {
+        name: 'state',
+        run: (ctx) => {
+          const { req } = ctx;
+          ctx.record = this.state(ctx.settings).create({
+            containerId: req.containerId, ifname: req.ifname, network: req.config.name, hostVeth: req.hostVethName, netns: req.netns, addresses: [],
+          });
+        },
+        undo: (ctx) => this.state(ctx.settings).remove(ctx.req.hostVethName, ctx.record!.id),
+      },
+      {
+        name: 'ipam',
+        run: async (ctx) => {
+          const ipam = ctx.req.ipam;
+          if (!ipam) throw new CniError(CniCode.InvalidNetworkConfig, 'invalid network config: "ipam" is required in mode "ebpf"');
+          ctx.ipamResult = await ipam.add(ctx.req.ipamRequest);
+          try {
+            ctx.addresses = podAddresses(ctx.ipamResult, ctx.settings);
+            ctx.families = [...new Set(ctx.addresses.map((a) => a.family))].sort();
+            if (ctx.families.includes(6) && !ipv6Available(this.options.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
+            this.saveRecord(ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ctx.ipamResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address })) });
+          } catch (err) {
+            await ipam.del(ctx.req.ipamRequest).catch((e: unknown) => this.log.warn({ err: e }, 'releasing the addresses again failed'));
+            throw err;
+          }
+        },
+        undo: (ctx) => ctx.req.ipam!.del(ctx.req.ipamRequest),
+      },
+      {
+        name: 'veth',
+        run: (ctx) => {
+          const { req } = ctx;
+          const peer: { name: string; netnsFd: number; mtu: number; address?: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd, mtu: ctx.mtu };
+          if (req.requestedMac) peer.address = req.requestedMac;
+          ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', mtu: ctx.mtu, peer });
+          try {
+            const host = ctx.node.linkGet(req.hostVethName);
+            const pod = ctx.pod!.linkGet(req.ifname);
+            if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
+            ctx.hostIfindex = host.ifinfo.index;
+            ctx.hostMac = host.attrs.address ?? '';
+            ctx.podIfindex = pod.ifinfo.index;
+            ctx.podMac = pod.attrs.address ?? '';
+            this.saveRecord(ctx, { hostIfindex: ctx.hostIfindex, hostMac: ctx.hostMac, podMac: ctx.podMac });
+          } catch (err) {
+            ctx.node.linkDeleteIfExists(req.hostVethName);
+            throw err;
+          }
+        },
+        undo: (ctx) => void ctx.node.linkDeleteIfExists(ctx.req.hostVethName),
+      },
+      {
+        name: 'host-veth',
+        run: (ctx) => {
+          const name = ctx.req.hostVethName;
+          const ns = this.options.nodeNetns;
+          if (ipv6Available(ns)) setSysctl(ipv6Conf(name, 'addr_gen_mode'), ADDR_GEN_MODE_NONE, ns);
+          setSysctl(ipv4Conf(name, 'arp_ignore'), ARP_IGNORE_ALL, ns);
+          ctx.node.linkSet(ctx.hostIfindex, { up: true });
+        },
+      },
+      {
+        name: 'pod-interface',
+        run: async (ctx) => {
+          for (const a of ctx.addresses) {
+            ctx.pod!.addressAdd(ctx.podIfindex, `${a.ip}/${hostPrefix(a.family)}`, a.family === 6 ? { flags: IFA_F.NODAD } : {});
+          }
+          ctx.pod!.linkSet(ctx.podIfindex, { up: true });
+          // Until the kernel's link watcher has seen the carrier, a veth keeps the noop qdisc and drops
+          // what it is given: the first packets after ADD would be lost. Wait for both ends.
+          await untilOperational(ctx.pod!, ctx.podIfindex, `${ctx.req.ifname} in the pod`);
+          await untilOperational(ctx.node, ctx.hostIfindex, `host veth ${ctx.req.hostVethName}`);
+        },
+      },
+      {
+        name: 'pod-gateway',
+        run: (ctx) => {
+          for (const family of ctx.families) ctx.pod!.neighbourSet({ ifindex: ctx.podIfindex, dst: gatewayOf(ctx.settings, family), lladdr: ctx.hostMac });
+        },
+      },
+      {
+        name: 'pod-routes',
+        run: (ctx) => {
+          ctx.podRoutes = podRoutes(ctx);
+          for (const r of ctx.podRoutes) {
+            const family = splitCidr(r.dst)!.family;
+            ctx.pod!.routeAdd({ dst: r.dst, gateway: r.gw!, oif: ctx.podIfindex, onlink: family === 4, ...(r.mtu ? { mtu: r.mtu } : {}), ...(r.priority ? { priority: r.priority } : {}) });
+          }
+        },
+      },
+      {
+        name: 'host-routes',
+        run: (ctx) => {
+          for (const a of ctx.addresses) {
+            ctx.node.neighbourSet({ ifindex: ctx.hostIfindex, dst: a.ip, lladdr: ctx.podMac });
+            const dst = `${a.ip}/${hostPrefix(a.family)}`;
+            try {
+              ctx.node.routeAdd({ dst, oif: ctx.hostIfindex });
+            } catch (err) {
+              if (err instanceof NetlinkError && err.code === 'EEXIST') throw new Error(`a route to ${dst} already exists on the node: ${describeRoute(ctx.node, a)}`);
+              throw err;
+            }
+            ctx.hostRoutes.push(dst);
+          }
+        },
+        undo: (ctx) => {
+          for (const dst of ctx.hostRoutes.reverse()) ctx.node.routeDelete({ dst, oif: ctx.hostIfindex });
+        },
+      },
+      {
+        name: 'datapath',
+        run: async (ctx) => {
+          const { Datapath } = await import('../bpf/datapath.js');
+          ctx.datapath = await Datapath.open(this.datapathOptions(ctx.settings));
+        },
+      },
+      {
+        name: 'endpoint',
+        run: (ctx) => {
+          const dp = ctx.datapath!;
+          const spec = { id: ctx.record!.id, ifindex: ctx.hostIfindex, podMac: ctx.podMac, gatewayMac: ctx.hostMac, addresses: ctx.addresses.map((a) => a.ip) };
+          try {
+            dp.resetCounters(spec.id);
+            dp.upsertEndpoint(spec);
+          } catch (err) {
+            dp.removeEndpoint(spec);
+            throw err;
+          }
+        },
+        undo: (ctx) => ctx.datapath!.removeEndpoint({ ifindex: ctx.hostIfindex, addresses: ctx.addresses.map((a) => a.ip) }),
+      },
+      {
+        name: 'attach',
+        run: (ctx) => void ctx.datapath!.attach(ctx.req.hostVethName, 'ingress'),
+        undo: (ctx) => void ctx.datapath!.detach(ctx.req.hostVethName, 'ingress'),
+      },
+      {
+        name: 'forwarding',
+        run: (ctx) => void (ctx.forwarding = enableForwarding(ctx.families, this.options.nodeNetns)),
+        undo: (ctx) => {
+          for (const c of ctx.forwarding.reverse()) restoreSysctl(c, this.options.nodeNetns);
+        },
+      },
+    ];
+    if (steps.map((s) => s.name).join() !== ADD_STEPS.join()) throw new Error('ADD_STEPS does not list the steps of ADD');
+    return steps;
+  }
+
+  private preflight(ctx: AddContext): void {
+    const { req } = ctx;
+    ctx.podNs = NetNs.open(req.netns);
+    ctx.pod = SyncClient.open({ netns: ctx.podNs });
+    if (ctx.pod.linkGet(req.ifname)) {
+      throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
+    }
+    if (ctx.node.linkGet(req.hostVethName)) {
+      throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
+    }
+    const stale = this.state(ctx.settings).read(req.hostVethName);
+    if (stale) {
+      this.log.warn({ record: stale }, 'an earlier attachment with the same host veth left a record: cleaning what is left of it');
+      const problems = this.cleanHostSide(ctx.node, ctx.settings, req.hostVethName, stale);
+      if (problems.length) throw new Error(`cannot clean what an earlier attachment of ${req.hostVethName} left: ${problems.join('; ')}`);
+      this.state(ctx.settings).remove(req.hostVethName, stale.id);
+    }
+    ctx.mtu = ctx.settings.mtu ?? uplinkMtu(ctx.node) ?? DEFAULT_MTU;
+  }
+
+  private saveRecord(ctx: AddContext, changes: Partial<EndpointRecord>): void {
+    ctx.record = { ...ctx.record!, ...changes };
+    this.state(ctx.settings).write(ctx.record);
+  }
+
+  private resultOf(ctx: AddContext): CniResult {
+    const { req } = ctx;
+    const interfaces: CniInterface[] = [
+      { name: req.hostVethName, mac: ctx.hostMac, mtu: ctx.mtu },
+      { name: req.ifname, mac: ctx.podMac, mtu: ctx.mtu, sandbox: req.netns },
+    ];
+    const ips: CniIpConfig[] = ctx.addresses.map((a) => ({ address: `${a.ip}/${hostPrefix(a.family)}`, gateway: gatewayOf(ctx.settings, a.family), interface: 1 }));
+    const result: CniResult = { interfaces, ips, routes: ctx.podRoutes.map((r) => ({ ...r })) };
+    if (ctx.ipamResult?.dns) result.dns = ctx.ipamResult.dns;
+    return result;
+  }
+
+  // ---- DEL ----------------------------------------------------------------------------------------
+
+  async del(req: DelRequest): Promise<void> {
+    const settings = req.config.sluice;
+    const state = this.state(settings);
+    const record = state.read(req.hostVethName);
+    const node = this.nodeClient();
+    let problems: string[];
+    try {
+      problems = this.cleanHostSide(node, settings, req.hostVethName, record);
+    } finally {
+      node.close();
+    }
+    try {
+      await req.ipam?.del(req.ipamRequest);
+    } catch (err) {
+      // Alone, the IPAM's own error goes out as it is (its code may say "try again later").
+      if (!problems.length) throw err;
+      problems.push(`releasing the addresses (IPAM ${req.config.ipam?.type}): ${messageOf(err)}`);
+    }
+    if (problems.length) throw new CniError(CniCode.Internal, `DEL of ${req.containerId} ${req.ifname} left something behind`, problems.join('; '));
+    state.remove(req.hostVethName, record?.id);
+    for (const id of record ? [] : state.idsOf(req.hostVethName)) state.releaseId(id, req.hostVethName);
+    this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName }, 'attachment deleted');
+  }
+
+  /**
+   * Removes the node's side of an attachment, whatever is left of it; returns what could not be
+   * removed. The pod's side goes with the host veth (a veth pair dies whole).
+   */
+  private cleanHostSide(node: SyncClient, settings: SluiceSettings, hostVeth: string, record: EndpointRecord | undefined): string[] {
+    const problems: string[] = [];
+    const attempt = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        problems.push(`${what}: ${messageOf(err)}`);
+      }
+    };
+    const paths = new PinPaths(settings.pinRoot);
+    let liveIfindex: number | undefined;
+    attempt(`looking up ${hostVeth}`, () => void (liveIfindex = node.linkGet(hostVeth)?.ifinfo.index));
+
+    attempt('removing the endpoint map entries', () => {
+      const pinned = PinnedMaps.open(paths);
+      if (!pinned) return;
+      try {
+        // A live veth's entries are ours whatever they say; a gone veth's ifindex only where the id matches.
+        const ours = (ifindex: number, id: number) => ifindex === liveIfindex || (record !== undefined && ifindex === record.hostIfindex && id === record.id);
+        for (const ifindex of new Set([liveIfindex, record?.hostIfindex].filter((i): i is number => i !== undefined))) {
+          for (const entry of pinned.entriesOf(ifindex)) if (ours(ifindex, entry.endpoint.id)) pinned.removeAddress(entry.address);
+          const device = pinned.device(ifindex);
+          if (device && ours(ifindex, device.id)) pinned.removeDevice(ifindex);
+        }
+        for (const address of record?.addresses ?? []) {
+          const entry = pinned.endpoint(address);
+          if (entry && entry.id === record!.id && (entry.ifindex === record!.hostIfindex || entry.ifindex === liveIfindex)) pinned.removeAddress(address);
+        }
+      } finally {
+        pinned.close();
+      }
+    });
+
+    attempt(`detaching the program from ${hostVeth}`, () => {
+      // The pinned TCX link outlives its device: unpin it. (A cls_bpf filter goes with the device.)
+      const attacher = new Attacher(paths, this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
+      try {
+        if (attacher.detach(hostVeth, 'ingress')) this.log.debug({ pin: paths.link(hostVeth, 'ingress') }, 'TCX link detached and unpinned');
+      } finally {
+        attacher.close();
+      }
+    });
+
+    attempt(`deleting ${hostVeth}`, () => void node.linkDeleteIfExists(hostVeth));
+    return problems;
+  }
+
+  // ---- CHECK --------------------------------------------------------------------------------------
+
+  async check(req: CheckRequest): Promise<void> {
+    const settings = req.config.sluice;
+    const node = this.nodeClient();
+    const podNs = NetNs.open(req.netns);
+    let diffs: string[];
+    try {
+      const pod = SyncClient.open({ netns: podNs });
+      try {
+        diffs = findDifferences({
+          hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, gateway: settings.gateway,
+          node, pod, paths: new PinPaths(settings.pinRoot), ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}),
+        });
+      } finally {
+        pod.close();
+      }
+    } finally {
+      podNs.close();
+      node.close();
+    }
+    if (diffs.length) {
+      throw new CniError(CniCode.Internal, `CHECK: ${diffs.length === 1 ? diffs[0] : `${diffs.length} differences, first: ${diffs[0]}`}`, diffs.join('; '));
+    }
+    if (req.ipam) {
+      // The IPAM checks its lease against what it handed out (its subnet's prefix length and gateway),
+      // which the record kept; the result holds the pod's /32 and the link-local gateway instead.
+      const ips = this.state(settings).read(req.hostVethName)?.ipam ?? req.prevResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
+      await req.ipam.check(req.ipamRequest, { ips, routes: [] });
+    }
+  }
+
+  // ---- GC and STATUS ------------------------------------------------------------------------------
+
+  async gc(req: GcRequest): Promise<void> {
+    const settings = req.config.sluice;
+    const state = this.state(settings);
+    const valid = new Set(req.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
+    const problems: string[] = [];
+    const stale = state.list().filter((r) => r.network === req.config.name && !valid.has(`${r.containerId}/${r.ifname}`));
+    if (stale.length) {
+      const node = this.nodeClient();
+      try {
+        for (const record of stale) {
+          const left = this.cleanHostSide(node, settings, record.hostVeth, record);
+          if (left.length) problems.push(...left.map((p) => `${record.containerId} ${record.ifname}: ${p}`));
+          else state.remove(record.hostVeth, record.id);
+          this.log.info({ containerId: record.containerId, ifname: record.ifname, hostVeth: record.hostVeth }, 'stale attachment collected');
+        }
+      } finally {
+        node.close();
+      }
+    }
+    // The IPAM plugin releases the leases of every attachment not in the list itself.
+    try {
+      await req.ipam?.gc(req.ipamGcRequest);
+    } catch (err) {
+      if (!problems.length && err instanceof CniError) throw err;
+      problems.push(`IPAM GC: ${messageOf(err)}`);
+    }
+    if (problems.length) throw new CniError(CniCode.Internal, 'GC could not remove everything', problems.join('; '));
+  }
+
+  async status(req: StatusRequest): Promise<void> {
+    const { existsSync } = await import('node:fs');
+    const { defaultObjectPath } = await import('../bpf/datapath.js');
+    const objectPath = this.options.objectPath ?? defaultObjectPath;
+    if (!existsSync(objectPath)) throw new CniError(CniCode.NotAvailable, 'the eBPF data path cannot be loaded', `the program ${objectPath} is missing`);
+    if (req.ipam) {
+      const status = await req.ipam.status(req.ipamStatusRequest);
+      if (!status.ok) throw new CniError(CniCode.NotAvailable, 'IPAM is not available', status.reason ?? '');
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private nodeClient(): SyncClient {
+    return SyncClient.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
+  }
+
+  private state(settings: SluiceSettings): EndpointState {
+    return new EndpointState(settings.stateDir);
+  }
+
+  private datapathOptions(settings: SluiceSettings) {
+    return {
+      pinRoot: settings.pinRoot,
+      ...(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {}),
+      ...(this.options.objectPath ? { objectPath: this.options.objectPath } : {}),
+      ...(this.options.forceClsBpf ? { forceClsBpf: true } : {}),
+    };
+  }
+}
+
+// ---- pure helpers -----------------------------------------------------------------------------------
+
+function gatewayOf(settings: SluiceSettings, family: Family): string {
+  return family === 4 ? settings.gateway.ipv4 : settings.gateway.ipv6;
+}
+
+/** The pod's own addresses from an IPAM result, checked: at least one, no duplicates, none a gateway. */
+function podAddresses(result: IpamResult, settings: SluiceSettings): PodAddress[] {
+  if (!result.ips.length) throw new Error('the IPAM plugin returned no address');
+  const out: PodAddress[] = [];
+  for (const ip of result.ips) {
+    const parsed = splitCidr(ip.address);
+    if (!parsed) throw new Error(`the IPAM plugin returned ${JSON.stringify(ip.address)}, which is not an address`);
+    if (parsed.ip === canonicalIp(gatewayOf(settings, parsed.family))) throw new Error(`the IPAM plugin returned ${parsed.ip}, the pods' gateway address`);
+    if (!out.some((a) => a.ip === parsed.ip)) out.push({ ip: parsed.ip, family: parsed.family });
+  }
+  return out;
+}
+
+/**
+ * A default route per family via the gateway, then the IPAM's other routes, all via the gateway (the
+ * host veth is the pod's only next hop; an IPAM gateway would not be on the link).
+ */
+function podRoutes(ctx: AddContext): CniRoute[] {
+  const routes: CniRoute[] = ctx.families.map((family) => ({ dst: defaultDst(family), gw: gatewayOf(ctx.settings, family) }));
+  for (const r of ctx.ipamResult?.routes ?? []) {
+    const dst = splitCidr(r.dst);
+    if (!dst || !ctx.families.includes(dst.family)) continue;
+    const cidr = `${dst.ip}/${dst.prefix}`;
+    if (dst.prefix === 0 || routes.some((x) => x.dst === cidr)) continue;
+    const route: CniRoute = { dst: cidr, gw: gatewayOf(ctx.settings, dst.family) };
+    if (r.mtu) route.mtu = r.mtu;
+    if (r.priority) route.priority = r.priority;
+    routes.push(route);
+  }
+  return routes;
+}
+
+/** How long ADD waits for a new veth to carry traffic (the link watcher usually takes well under 1 ms). */
+const OPERATIONAL_TIMEOUT_MS = 5000;
+
+/**
+ * Waits until a link is operationally up and has its real qdisc: before the link watcher ran after the
+ * carrier came on, a veth holds the noop qdisc, which drops every packet.
+ */
+async function untilOperational(client: SyncClient, ifindex: number, what: string): Promise<void> {
+  const started = Date.now();
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+    const link = client.linkGet(ifindex);
+    if (!link) throw new Error(`${what} disappeared while coming up`);
+    if (link.attrs.operstate === IF_OPER.UP && link.attrs.qdisc !== undefined && link.attrs.qdisc !== 'noop') return;
+    if (Date.now() - started > OPERATIONAL_TIMEOUT_MS) {
+      throw new Error(`${what} did not come up within ${OPERATIONAL_TIMEOUT_MS} ms (operstate ${link.attrs.operstate}, qdisc ${link.attrs.qdisc ?? 'none'})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/** The MTU of the device the node's default route leaves by (IPv4 first), or undefined. */
+function uplinkMtu(node: SyncClient): number | undefined {
+  for (const family of [AF_INET, AF_INET6]) {
+    const route = node.routeList({ family }).find((r) => r.rtm.dstLen === 0 && r.rtm.type === 1);
+    const oif = route?.attrs.oif ?? route?.attrs.multipath?.[0]?.ifindex;
+    if (oif === undefined) continue;
+    const mtu = node.linkGet(oif)?.attrs.mtu;
+    if (mtu) return mtu;
+  }
+  return undefined;
+}
+
+function describeRoute(node: SyncClient, a: PodAddress): string {
+  try {
+    const route = node.routeList({ family: a.family === 4 ? AF_INET : AF_INET6 }).find((r) => r.rtm.dstLen === hostPrefix(a.family) && canonicalIp(r.attrs.dst ?? '') === a.ip);
+    const dev = route?.attrs.oif === undefined ? undefined : node.linkGet(route.attrs.oif)?.attrs.ifname;
+    return dev ? `via ${dev} (another pod holds ${a.ip}?)` : 'in the main table';
+  } catch {
+    return 'in the main table';
+  }
+}
