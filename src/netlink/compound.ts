@@ -2,7 +2,9 @@
 // (for tables that refer to each other), NLA_UINT, and fixed-size addresses usable inside structs.
 import { decodeAttrs, encodeAttrs, type AttrSpace } from './attributes.js';
 import { DecodeError, EncodeError } from './errors.js';
-import { formatIPv6, lladdr, parseIP, type AttrType, type StructType } from './types.js';
+import { codecInternals, formatIPv6, lladdr, type AttrType, type StructType } from './types.js';
+
+const { encodePartial, formatIPv4, formatLladdr, markPlain, putIP } = codecInternals;
 
 /**
  * A type whose definition is looked up on first use. Tables that contain each other (IFLA_LINKINFO
@@ -34,7 +36,7 @@ export type WithAttrs<K extends string, H, A> = { [P in K]?: Partial<H> } & { at
  */
 export function structWithAttrs<const K extends string, H, A>(key: K, header: StructType<H>, attrs: AttrSpace<A>): AttrType<WithAttrs<K, H, A>> {
   const headerSpace = (header.size + 3) & ~3;
-  return {
+  return markPlain({
     kind: `${header.kind} + ${attrs.prefix}`,
     decode(buf, off, len, ctx) {
       if (len < headerSpace) throw new DecodeError(off, `${header.kind} needs ${headerSpace} bytes before its attributes, got ${len}`);
@@ -45,19 +47,19 @@ export function structWithAttrs<const K extends string, H, A>(key: K, header: St
     encode(w, v, ctx) {
       if (typeof v !== 'object' || v === null) throw new EncodeError(`${header.kind} + ${attrs.prefix}: expected { ${key}, attrs }`);
       const given = (v as Record<string, unknown>)[key] as Partial<H> | undefined;
-      header.encode(w, { ...header.zero(), ...given } as H, ctx);
+      encodePartial(w, header, given, ctx);
       w.align4();
       if (v.attrs !== undefined) encodeAttrs(w, attrs, v.attrs as object);
     },
     canonical: (_buf, _off, len) => len >= headerSpace,
-  };
+  });
 }
 
 /**
  * NLA_UINT: an unsigned integer the kernel writes in 4 bytes when it fits and in 8 otherwise
  * (nla_put_uint). Always a bigint here, so the value's type does not depend on its size.
  */
-export const uint: AttrType<bigint> = {
+export const uint: AttrType<bigint> = markPlain({
   kind: 'uint',
   decode(buf, off, len) {
     if (len === 4) return BigInt(buf.readUInt32LE(off));
@@ -70,26 +72,26 @@ export const uint: AttrType<bigint> = {
     else w.u64(v);
   },
   canonical: (buf, off, len) => len === 4 || (len === 8 && buf.readBigUInt64LE(off) > 0xffffffffn),
-};
+});
 
 /** An IPv4 address in exactly 4 bytes (struct in_addr); refuses IPv6 text so a family mix-up fails here. */
-export const ipv4: AttrType<string> = {
+export const ipv4: AttrType<string> = markPlain({
   kind: 'ipv4',
   size: 4,
   empty: () => '0.0.0.0',
   decode(buf, off, len) {
     if (len < 4) throw new DecodeError(off, `an IPv4 address needs 4 bytes, got ${len}`);
-    return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+    return formatIPv4(buf, off);
   },
   encode(w, v) {
-    const b = parseIP(v);
-    if (!b || b.length !== 4) throw new EncodeError(`expected an IPv4 address, got ${JSON.stringify(v)}`);
-    w.bytes(b);
+    w.ensure(16);
+    if (putIP(w.buf, w.pos, v) !== 4) throw new EncodeError(`expected an IPv4 address, got ${JSON.stringify(v)}`);
+    w.pos += 4;
   },
-};
+});
 
 /** An IPv6 address in exactly 16 bytes (struct in6_addr). */
-export const ipv6: AttrType<string> = {
+export const ipv6: AttrType<string> = markPlain({
   kind: 'ipv6',
   size: 16,
   empty: () => '::',
@@ -98,21 +100,21 @@ export const ipv6: AttrType<string> = {
     return formatIPv6(buf, off);
   },
   encode(w, v) {
-    const b = parseIP(v);
-    if (!b || b.length !== 16) throw new EncodeError(`expected an IPv6 address, got ${JSON.stringify(v)}`);
-    w.bytes(b);
+    w.ensure(16);
+    if (putIP(w.buf, w.pos, v) !== 16) throw new EncodeError(`expected an IPv6 address, got ${JSON.stringify(v)}`);
+    w.pos += 16;
   },
-};
+});
 
 /** A link-layer address of a fixed length, for use inside structs ("02:00:00:00:00:01"). */
 export function lladdrOf(size: number): AttrType<string> {
-  return {
+  return markPlain({
     kind: `lladdr(${size})`,
     size,
     empty: () => Array<string>(size).fill('00').join(':'),
-    decode(buf, off, len, ctx) {
+    decode(buf, off, len) {
       if (len < size) throw new DecodeError(off, `a ${size}-byte link-layer address got ${len} bytes`);
-      return lladdr.decode(buf, off, size, ctx);
+      return formatLladdr(buf, off, size);
     },
     encode(w, v, ctx) {
       if (typeof v !== 'string' || v.split(':').length !== size) {
@@ -120,5 +122,5 @@ export function lladdrOf(size: number): AttrType<string> {
       }
       lladdr.encode(w, v, ctx);
     },
-  };
+  });
 }

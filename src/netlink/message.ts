@@ -1,7 +1,9 @@
 import { decodeAttrs, encodeAttrs, space, type AttrSpace } from './attributes.js';
 import { DecodeError, EncodeError, type ExtendedAck } from './errors.js';
-import { bytes, cstring, u32, type StructType } from './types.js';
+import { bytes, codecInternals, cstring, u32, type StructType } from './types.js';
 import { Writer } from './writer.js';
+
+const { compile, copyBytes, encodePartial, literal } = codecInternals;
 
 export const NLMSG_HDRLEN = 16;
 
@@ -65,12 +67,29 @@ export function messageKind<const K extends string, H, A>(def: MessageKind<K, H,
   return def;
 }
 
-export function decodeHeader(buf: Buffer, off: number): NlHeader & { len: number } {
+/** Checks the netlink header at buf[off] and returns the message's length (nlmsg_len). */
+function checkHeader(buf: Buffer, off: number): number {
   if (buf.length - off < NLMSG_HDRLEN) throw new DecodeError(off, `${buf.length - off} bytes cannot hold a netlink header (16)`);
-  const len = buf.readUInt32LE(off);
+  const len = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16)) + buf[off + 3]! * 0x1000000;
   if (len < NLMSG_HDRLEN) throw new DecodeError(off, `netlink message length ${len} is shorter than its header`);
   if (len > buf.length - off) throw new DecodeError(off, `netlink message length ${len} overruns the buffer (${buf.length - off} bytes left)`);
-  return { len, type: buf.readUInt16LE(off + 4), flags: buf.readUInt16LE(off + 6), seq: buf.readUInt32LE(off + 8), pid: buf.readUInt32LE(off + 12) };
+  return len;
+}
+
+/** The header fields after nlmsg_len, of a header checkHeader has passed. */
+function readHeader(buf: Buffer, off: number): NlHeader {
+  return {
+    type: buf[off + 4]! | (buf[off + 5]! << 8),
+    flags: buf[off + 6]! | (buf[off + 7]! << 8),
+    seq: (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16)) + buf[off + 11]! * 0x1000000,
+    pid: (buf[off + 12]! | (buf[off + 13]! << 8) | (buf[off + 14]! << 16)) + buf[off + 15]! * 0x1000000,
+  };
+}
+
+export function decodeHeader(buf: Buffer, off: number): NlHeader & { len: number } {
+  const len = checkHeader(buf, off);
+  const { type, flags, seq, pid } = readHeader(buf, off);
+  return { len, type, flags, seq, pid };
 }
 
 function writeHeader(w: Writer, h: Partial<NlHeader> & { type: number }): number {
@@ -88,29 +107,66 @@ function finishMessage(w: Writer, start: number): void {
   w.patchU32(start, w.pos - start);
 }
 
+type MessageMaker = (kind: string, header: NlHeader, fixed: unknown, attrs: unknown) => Message<string, unknown, unknown>;
+const makers = new Map<string, MessageMaker>();
+
+/**
+ * The constructor of decoded messages whose header struct is named `key`: `{ kind, header, [key], attrs }`,
+ * generated with the key as a literal so that every message of a kind has the same fast layout.
+ */
+function makerFor(key: string): MessageMaker {
+  let make = makers.get(key);
+  if (make === undefined) {
+    // ("__proto__" in a literal would set the prototype, where the computed key defines a property.)
+    if (key !== '__proto__') {
+      make = compile<MessageMaker>([], `return function message(kind, header, fixed, attrs) {
+  return { kind: kind, header: header, ${literal(key)}: fixed, attrs: attrs };
+};`, []);
+    }
+    make ??= (kind, header, fixed, attrs) => ({ kind, header, [key]: fixed, attrs }) as Message<string, unknown, unknown>;
+    makers.set(key, make);
+  }
+  return make;
+}
+
 /** Decodes the message of a known kind at buf[off, off + header.len). */
 export function decodeMessage<K extends string, H, A>(kind: MessageKind<K, H, A>, buf: Buffer, off = 0): Message<K, H, A> {
-  const { len, ...header } = decodeHeader(buf, off);
+  const len = checkHeader(buf, off);
+  const header = readHeader(buf, off);
   const body = off + NLMSG_HDRLEN;
   const end = off + len;
-  const fixed = kind.header.decode(buf, body, Math.min(kind.header.size, end - body), { siblings: {} });
-  const attrs = decodeAttrs(kind.attrs, buf, body + ((kind.header.size + 3) & ~3), end);
-  return { kind: kind.name, header, [kind.headerKey]: fixed, attrs } as Message<K, H, A>;
+  const size = kind.header.size;
+  const fixed = kind.header.decode(buf, body, Math.min(size, end - body), { siblings: {} });
+  const attrs = decodeAttrs(kind.attrs, buf, body + ((size + 3) & ~3), end);
+  return makerFor(kind.headerKey)(kind.name, header, fixed, attrs) as Message<K, H, A>;
 }
 
 export function encodeMessageTo<K extends string, H, A>(w: Writer, kind: MessageKind<K, H, A>, msg: RequestOf<MessageKind<K, H, A>>): void {
   const start = writeHeader(w, msg.header);
   const fixed = (msg as Record<string, unknown>)[kind.headerKey] as Partial<H> | undefined;
-  kind.header.encode(w, { ...kind.header.zero(), ...fixed } as H, { siblings: {} });
+  encodePartial(w, kind.header, fixed, { siblings: {} });
   w.align4();
   if (msg.attrs) encodeAttrs(w, kind.attrs, msg.attrs);
   finishMessage(w, start);
 }
 
+/**
+ * The writer encodeMessage reuses: messages are built in it and copied out, so that encoding a message
+ * allocates only its bytes. A nested call (a type's encoder encoding a message) gets a writer of its own.
+ */
+let spare: Writer | undefined;
+
 export function encodeMessage<K extends string, H, A>(kind: MessageKind<K, H, A>, msg: RequestOf<MessageKind<K, H, A>>): Buffer {
-  const w = new Writer(256);
-  encodeMessageTo(w, kind, msg);
-  return w.finish();
+  const w = spare ?? new Writer(256);
+  spare = undefined;
+  w.pos = 0;
+  try {
+    encodeMessageTo(w, kind, msg);
+    return w.finish();
+  } finally {
+    // Keep it for the next message unless a huge one grew it.
+    if (w.buf.length <= 1 << 16) spare = w;
+  }
 }
 
 // ---- control messages: NLMSG_ERROR (errors and ACKs) and NLMSG_DONE ----
@@ -152,7 +208,8 @@ export interface RawMessage {
 }
 
 export function decodeError(buf: Buffer, off: number): ErrorMessage {
-  const { len, ...header } = decodeHeader(buf, off);
+  const len = checkHeader(buf, off);
+  const header = readHeader(buf, off);
   const end = off + len;
   const body = off + NLMSG_HDRLEN;
   if (len < NLMSG_HDRLEN + 4 + NLMSG_HDRLEN) throw new DecodeError(off, `NLMSG_ERROR of ${len} bytes cannot hold nlmsgerr`);
@@ -170,7 +227,7 @@ export function decodeError(buf: Buffer, off: number): ErrorMessage {
   if (!(header.flags & NLM_F.CAPPED)) {
     const payloadLen = reqLen - NLMSG_HDRLEN;
     if (payloadLen < 0 || p + payloadLen > end) throw new DecodeError(body + 4, `NLMSG_ERROR echoes a request of ${reqLen} bytes that does not fit`);
-    requestPayload = Buffer.from(buf.subarray(p, p + payloadLen));
+    requestPayload = copyBytes(buf, p, p + payloadLen);
     p += (payloadLen + 3) & ~3;
   }
   const ack = header.flags & NLM_F.ACK_TLVS ? decodeAttrs(extAckAttrs, buf, Math.min(p, end), end) : decodeAttrs(extAckAttrs, buf, end, end);
@@ -180,7 +237,8 @@ export function decodeError(buf: Buffer, off: number): ErrorMessage {
 }
 
 export function decodeDone(buf: Buffer, off: number): DoneMessage {
-  const { len, ...header } = decodeHeader(buf, off);
+  const len = checkHeader(buf, off);
+  const header = readHeader(buf, off);
   const end = off + len;
   const body = off + NLMSG_HDRLEN;
   const status = len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(body) : 0;
@@ -241,13 +299,13 @@ export type AnyMessage = Message<string, unknown, unknown> | ErrorMessage | Done
 
 /** Decodes one message of any kind the family knows, or an error/done/raw message. */
 export function decodeAny(family: Family, buf: Buffer, off: number): AnyMessage {
-  const type = decodeHeader(buf, off).type;
+  const len = checkHeader(buf, off);
+  const type = buf[off + 4]! | (buf[off + 5]! << 8);
   if (type === NLMSG.ERROR) return decodeError(buf, off);
   if (type === NLMSG.DONE) return decodeDone(buf, off);
   const kind = family.byType.get(type);
   if (kind) return decodeMessage(kind, buf, off);
-  const { len, ...header } = decodeHeader(buf, off);
-  return { kind: 'raw', header, payload: Buffer.from(buf.subarray(off + NLMSG_HDRLEN, off + len)) };
+  return { kind: 'raw', header: readHeader(buf, off), payload: copyBytes(buf, off + NLMSG_HDRLEN, off + len) };
 }
 
 /** Decodes every message in a datagram (or a concatenation of them). */
@@ -255,7 +313,7 @@ export function decodeAll(family: Family, buf: Buffer): AnyMessage[] {
   const out: AnyMessage[] = [];
   let p = 0;
   while (p < buf.length) {
-    const { len } = decodeHeader(buf, p);
+    const len = checkHeader(buf, p);
     out.push(decodeAny(family, buf, p));
     p += (len + 3) & ~3;
   }
