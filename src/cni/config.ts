@@ -6,6 +6,8 @@
  *   mtu             68..65535; default: the uplink's (left undefined here)
  *   gateway         {"ipv4": "169.254.1.1", "ipv6": "fe80::1"}: the pods' gateway in mode ebpf
  *   ipMasq          false
+ *   ipMasqExclude   destinations never masqueraded (CIDRs: the cluster CIDR, ...); default none
+ *   ipMasqTable     the nf_tables table (family inet) holding the masquerade rules; default "sluice"
  *   logFile         absolute path; default: stderr
  *   logLevel        "warn" (fatal, error, warn, info, debug, trace, silent)
  *   pinRoot         "/sys/fs/bpf/sluice"
@@ -20,7 +22,7 @@ import { Fields, checkedString, invalidField, isPlainObject, preview, unsupporte
 import { ipOrCidrCheck, macCheck, parseRuntimeConfig } from './runtime-config.js';
 import type { Attachment } from '../ipam/types.js';
 import type { CniDns, CniVersion, DataPathMode, IpamConfig, LogLevel, PluginConfig, SluiceSettings } from './types.js';
-import { CNI_NAME, ipFamily } from './values.js';
+import { CNI_NAME, cidrFamily, ipFamily } from './values.js';
 import { ResultShapeError, parseResult } from './version.js';
 
 export const DEFAULTS = {
@@ -34,7 +36,7 @@ export const DEFAULTS = {
 };
 
 const PROTOCOL_FIELDS = new Set(['cniVersion', 'name', 'type', 'capabilities', 'runtimeConfig', 'args', 'prevResult', 'ipam', 'dns']);
-const SLUICE_FIELDS = new Set(['mode', 'mtu', 'gateway', 'ipMasq', 'logFile', 'logLevel', 'pinRoot', 'stateDir', 'hostVethPrefix']);
+const SLUICE_FIELDS = new Set(['mode', 'mtu', 'gateway', 'ipMasq', 'ipMasqExclude', 'ipMasqTable', 'logFile', 'logLevel', 'pinRoot', 'stateDir', 'hostVethPrefix']);
 const EBPF_ONLY_FIELDS = new Set(['gateway']);
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const VALID_ATTACHMENTS = 'cni.dev/valid-attachments';
@@ -202,6 +204,10 @@ function parseSluiceSettings(fields: Fields, mode: DataPathMode, hasIpam: boolea
   if (mtu !== undefined) settings.mtu = mtu;
   const logFile = fields.string('logFile', absolutePathCheck);
   if (logFile) settings.logFile = logFile;
+  const exclude = fields.stringList('ipMasqExclude', networkPrefixCheck);
+  if (exclude) settings.ipMasqExclude = exclude;
+  const table = fields.string('ipMasqTable', nftTableNameCheck);
+  if (table !== undefined) settings.ipMasqTable = table;
   if (mode === 'bridge') settings.bridge = parseBridgeSettings(fields, hasIpam);
   return settings;
 }
@@ -222,4 +228,36 @@ function absolutePathCheck(value: string): string | undefined {
     return `must be an absolute path without "..", not ${preview(value)}`;
   }
   return undefined;
+}
+
+/** nft identifiers, as the masquerade manager (datapath/masquerade.ts) accepts table names. */
+function nftTableNameCheck(value: string): string | undefined {
+  return /^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(value) ? undefined : 'must be an nf_tables name: a letter or "_", then letters, digits, "_", "-" or "." (at most 63)';
+}
+
+/** A network prefix: "10.244.0.0/16" or "fd00:10:244::/48", without host bits. */
+function networkPrefixCheck(value: string): string | undefined {
+  const family = cidrFamily(value);
+  if (!family) return `must be a CIDR such as "10.244.0.0/16", not ${preview(value)}`;
+  const [address = '', length = ''] = value.split('/');
+  const bits = addressBits(address, family);
+  const prefix = Number(length);
+  if (bits.slice(prefix).includes('1')) return `has host bits set: ${preview(value)} is not the start of its network`;
+  return undefined;
+}
+
+/** The address as a string of 32 or 128 "0"/"1" characters (a valid address of that family). */
+function addressBits(address: string, family: 4 | 6): string {
+  if (family === 4) return address.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+  let text = address;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const o = v4[1]!.split('.').map(Number);
+    text = `${text.slice(0, v4.index)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('');
 }

@@ -14,6 +14,7 @@
  * Tests: SLUICE_TEST_HOOKS=1 with SLUICE_FAIL_AT_STEP=<step>[:after] makes ADD fail at that step.
  */
 import type { LogFn } from 'pino';
+import type { EbpfDriverOptions } from '../datapath/ebpf.js';
 import type { Ipam } from '../ipam/types.js';
 import { DelegatingIpam } from './delegate.js';
 import type { AddRequest, CheckRequest, DelRequest, Driver, GcRequest, StatusRequest } from './dispatch.js';
@@ -71,7 +72,7 @@ export class DeferredLogger {
 }
 
 /** logFile and logLevel from the config, when stdin is a JSON object holding usable ones (checked properly later). */
-function logSettings(stdin: string, env: NodeJS.ProcessEnv): { level: Level; file: string | undefined } {
+export function logSettings(stdin: string, env: Readonly<Record<string, string | undefined>>): { level: Level; file: string | undefined } {
   let config: { logFile?: unknown; logLevel?: unknown } = {};
   try {
     const parsed: unknown = JSON.parse(stdin);
@@ -86,31 +87,47 @@ function logSettings(stdin: string, env: NodeJS.ProcessEnv): { level: Level; fil
   return { level, file };
 }
 
+/** What any driver may be given: the node's namespace, a logger, test fault injection, attach and object choices. */
+export type DriverOptions = Pick<EbpfDriverOptions, 'nodeNetns' | 'logger' | 'failAt' | 'forceClsBpf' | 'objectPath'>;
+
+/**
+ * The data-path driver of a config's mode, its module imported on first use: the one place that maps
+ * `mode` to a driver. The standalone plugin (below) and the agent (src/daemon) both call it.
+ */
+export async function driverFor(config: PluginConfig, options: DriverOptions = {}): Promise<Driver> {
+  if (config.sluice.mode === 'bridge') {
+    const { BridgeDriver } = await import('../datapath/bridge.js');
+    return new BridgeDriver(options);
+  }
+  if (config.sluice.mode !== 'ebpf') throw invalidField('mode', `"${config.sluice.mode}" is not available in this version of sluice: use "ebpf" or "bridge"`);
+  const { EbpfDriver } = await import('../datapath/ebpf.js');
+  return new EbpfDriver(options);
+}
+
 /** The driver of the config's mode, imported on first use. */
 function lazyDriver(logger: DeferredLogger, env: NodeJS.ProcessEnv): Driver {
-  let ebpf: Promise<Driver> | undefined;
-  const driverFor = async (config: PluginConfig): Promise<Driver> => {
-    if (config.sluice.mode !== 'ebpf') throw invalidField('mode', `"${config.sluice.mode}" is not available in this version of sluice: use "ebpf"`);
-    ebpf ??= (async () => {
-      const [{ EbpfDriver }, { faultPointFromEnv }, { log, setLogDestination }] = await Promise.all([
-        import('../datapath/ebpf.js'),
-        import('../datapath/steps.js'),
-        import('../log.js'),
-      ]);
-      // The data path's modules load pino anyway: from here on records go straight to the log, and
-      // what those modules log themselves goes where the config says too.
-      setLogDestination(logger.file, logger.level);
-      const failAt = faultPointFromEnv(env);
-      return new EbpfDriver({ logger: log().child({ cni: true }), ...(failAt ? { failAt } : {}) });
-    })();
-    return ebpf;
+  const drivers = new Map<string, Promise<Driver>>();
+  const forConfig = (config: PluginConfig): Promise<Driver> => {
+    let driver = drivers.get(config.sluice.mode);
+    if (!driver) {
+      driver = (async () => {
+        const [{ faultPointFromEnv }, { log, setLogDestination }] = await Promise.all([import('../datapath/steps.js'), import('../log.js')]);
+        // The data path's modules load pino anyway: from here on records go straight to the log, and
+        // what those modules log themselves goes where the config says too.
+        setLogDestination(logger.file, logger.level);
+        const failAt = faultPointFromEnv(env);
+        return driverFor(config, { logger: log().child({ cni: true }), ...(failAt ? { failAt } : {}) });
+      })();
+      drivers.set(config.sluice.mode, driver);
+    }
+    return driver;
   };
   return {
-    add: async (req: AddRequest) => (await driverFor(req.config)).add(req),
-    del: async (req: DelRequest) => (await driverFor(req.config)).del(req),
-    check: async (req: CheckRequest) => (await driverFor(req.config)).check(req),
-    gc: async (req: GcRequest) => (await driverFor(req.config)).gc(req),
-    status: async (req: StatusRequest) => (await driverFor(req.config)).status(req),
+    add: async (req: AddRequest) => (await forConfig(req.config)).add(req),
+    del: async (req: DelRequest) => (await forConfig(req.config)).del(req),
+    check: async (req: CheckRequest) => (await forConfig(req.config)).check(req),
+    gc: async (req: GcRequest) => (await forConfig(req.config)).gc(req),
+    status: async (req: StatusRequest) => (await forConfig(req.config)).status(req),
   };
 }
 

@@ -163,6 +163,10 @@ export interface SluiceSettings {
   /** The pods' gateway addresses in mode `ebpf` (link-local, answered by the host veth). */
   gateway: { ipv4: string; ipv6: string };
   ipMasq: boolean;
+  /** Destinations never masqueraded (network prefixes); absent: none but multicast. */
+  ipMasqExclude?: string[];
+  /** The inet nf_tables table of the masquerade rules; absent: "sluice". */
+  ipMasqTable?: string;
   logFile?: string;
   logLevel: LogLevel;
   pinRoot: string;

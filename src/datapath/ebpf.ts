@@ -24,12 +24,15 @@
  *                  shared by every pod: never unloaded by a pod's undo)
  *   endpoint       the endpoint map entries (counters reset first)     undo: entries removed
  *   attach         the TCX link on the host veth's ingress, pinned      undo: detached, unpinned
+ *   masquerade     with ipMasq: the pod's /32 and /128 added to the node's masquerade sets (the table,
+ *                  chain and rules made first if missing; masq-step.ts)  undo: elements removed
  *   forwarding     ip_forward / conf.all.forwarding for the pod's families
  *                                                                        undo: what this ADD changed put back
  *
  * DEL removes what it can find, in any state: map entries (by the record and by the host veth's
  * ifindex), the link pin, the host veth (its routes and neighbours go with it, and so does the pod's
- * end), the IPAM lease, the record. It needs neither CNI_NETNS nor prevResult.
+ * end), the masquerade elements the record lists, the IPAM lease, the record. It needs neither CNI_NETNS
+ * nor prevResult.
  */
 import { Attacher } from '../bpf/attach.js';
 import type { Datapath } from '../bpf/datapath.js';
@@ -44,6 +47,7 @@ import { IFA_F } from '../netlink/rtnetlink/address.js';
 import { IF_OPER } from '../netlink/rtnetlink/link.js';
 import { NetNs } from '../netns.js';
 import { findDifferences } from './check.js';
+import { hostPrefixes, masqueradeDifferences, masqueradeStep, masqueradeTableOf, removeMasquerade, type MasqueradeRecord } from './masq-step.js';
 import { canonicalIp, defaultDst, hostPrefix, splitCidr, type Family } from './ip.js';
 import { PinnedMaps } from './pinned.js';
 import { EndpointState, type EndpointRecord } from './state.js';
@@ -71,7 +75,7 @@ export interface EbpfDriverOptions {
 /** The steps of ADD, in order (the fault-injection test walks them). */
 export const ADD_STEPS = [
   'preflight', 'state', 'ipam', 'veth', 'host-veth', 'pod-interface', 'pod-gateway', 'pod-routes', 'host-routes',
-  'datapath', 'endpoint', 'attach', 'forwarding',
+  'datapath', 'endpoint', 'attach', 'masquerade', 'forwarding',
 ] as const;
 export type AddStep = (typeof ADD_STEPS)[number];
 
@@ -104,6 +108,7 @@ interface AddContext {
   podRoutes: CniRoute[];
   hostRoutes: string[];
   datapath?: Datapath;
+  masquerade?: MasqueradeRecord;
   forwarding: SysctlChange[];
 }
 
@@ -275,6 +280,7 @@ export class EbpfDriver implements Driver {
         run: (ctx) => void ctx.datapath!.attach(ctx.req.hostVethName, 'ingress'),
         undo: (ctx) => void ctx.datapath!.detach(ctx.req.hostVethName, 'ingress'),
       },
+      masqueradeStep<AddContext>({ ...this.nodeNetnsOption(), save: (ctx, masquerade) => this.saveRecord(ctx, { masquerade }) }),
       {
         name: 'forwarding',
         run: (ctx) => void (ctx.forwarding = enableForwarding(ctx.families, this.options.nodeNetns)),
@@ -287,7 +293,7 @@ export class EbpfDriver implements Driver {
     return steps;
   }
 
-  private preflight(ctx: AddContext): void {
+  private async preflight(ctx: AddContext): Promise<void> {
     const { req } = ctx;
     ctx.podNs = NetNs.open(req.netns);
     ctx.pod = SyncClient.open({ netns: ctx.podNs });
@@ -300,7 +306,7 @@ export class EbpfDriver implements Driver {
     const stale = this.state(ctx.settings).read(req.hostVethName);
     if (stale) {
       this.log.warn({ record: stale }, 'an earlier attachment with the same host veth left a record: cleaning what is left of it');
-      const problems = this.cleanHostSide(ctx.node, ctx.settings, req.hostVethName, stale);
+      const problems = [...(await this.removeMasquerade(stale)), ...this.cleanHostSide(ctx.node, ctx.settings, req.hostVethName, stale)];
       if (problems.length) throw new Error(`cannot clean what an earlier attachment of ${req.hostVethName} left: ${problems.join('; ')}`);
       this.state(ctx.settings).remove(req.hostVethName, stale.id);
     }
@@ -330,10 +336,10 @@ export class EbpfDriver implements Driver {
     const settings = req.config.sluice;
     const state = this.state(settings);
     const record = state.read(req.hostVethName);
+    const problems = await this.removeMasquerade(record);
     const node = this.nodeClient();
-    let problems: string[];
     try {
-      problems = this.cleanHostSide(node, settings, req.hostVethName, record);
+      problems.push(...this.cleanHostSide(node, settings, req.hostVethName, record));
     } finally {
       node.close();
     }
@@ -422,13 +428,19 @@ export class EbpfDriver implements Driver {
       podNs.close();
       node.close();
     }
+    const record = this.state(settings).read(req.hostVethName);
+    if (settings.ipMasq || record?.masquerade) {
+      const podAddresses = req.prevResult.ips.filter((ip) => req.prevResult.interfaces[ip.interface ?? -1]?.sandbox === req.netns).map((ip) => ip.address);
+      const table = record?.masquerade?.table ?? masqueradeTableOf(settings);
+      diffs.push(...(await masqueradeDifferences(table, settings, hostPrefixes(podAddresses), this.options.nodeNetns)));
+    }
     if (diffs.length) {
       throw new CniError(CniCode.Internal, `CHECK: ${diffs.length === 1 ? diffs[0] : `${diffs.length} differences, first: ${diffs[0]}`}`, diffs.join('; '));
     }
     if (req.ipam) {
       // The IPAM checks its lease against what it handed out (its subnet's prefix length and gateway),
       // which the record kept; the result holds the pod's /32 and the link-local gateway instead.
-      const ips = this.state(settings).read(req.hostVethName)?.ipam ?? req.prevResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
+      const ips = record?.ipam ?? req.prevResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
       await req.ipam.check(req.ipamRequest, { ips, routes: [] });
     }
   }
@@ -445,7 +457,7 @@ export class EbpfDriver implements Driver {
       const node = this.nodeClient();
       try {
         for (const record of stale) {
-          const left = this.cleanHostSide(node, settings, record.hostVeth, record);
+          const left = [...(await this.removeMasquerade(record)), ...this.cleanHostSide(node, settings, record.hostVeth, record)];
           if (left.length) problems.push(...left.map((p) => `${record.containerId} ${record.ifname}: ${p}`));
           else state.remove(record.hostVeth, record.id);
           this.log.info({ containerId: record.containerId, ifname: record.ifname, hostVeth: record.hostVeth }, 'stale attachment collected');
@@ -476,6 +488,21 @@ export class EbpfDriver implements Driver {
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
+
+  /** Removes the masquerade elements a record lists; returns what failed. */
+  private async removeMasquerade(record: EndpointRecord | undefined): Promise<string[]> {
+    if (!record?.masquerade) return [];
+    try {
+      await removeMasquerade(record.masquerade, this.options.nodeNetns);
+      return [];
+    } catch (err) {
+      return [`removing the masquerade elements ${record.masquerade.prefixes.join(', ')} from table inet ${record.masquerade.table}: ${messageOf(err)}`];
+    }
+  }
+
+  private nodeNetnsOption(): { netns?: NetNs } {
+    return this.options.nodeNetns ? { netns: this.options.nodeNetns } : {};
+  }
 
   private nodeClient(): SyncClient {
     return SyncClient.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});

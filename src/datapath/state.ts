@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxEndpoints } from '../bpf/layout.js';
+import type { MasqueradeRecord } from './masq-step.js';
 
 export interface EndpointRecord {
   containerId: string;
@@ -31,6 +32,8 @@ export interface EndpointRecord {
   podMac?: string;
   /** What the IPAM gave (its prefix lengths and gateways), for its CHECK. */
   ipam?: { address: string; gateway?: string }[];
+  /** With ipMasq: what ADD added to the masquerade sets. */
+  masquerade?: MasqueradeRecord;
 }
 
 function isRecord(value: unknown): value is EndpointRecord {

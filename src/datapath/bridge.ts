@@ -1,0 +1,705 @@
+/**
+ * Mode `bridge` (DESIGN.md): the reference bridge plugin's data path and config fields, so a conflist
+ * written for it works with `"type": "sluice", "mode": "bridge"`. Every pod gets a veth pair: CNI_IFNAME
+ * in the pod holding the IPAM's addresses with their subnet's prefix length, the host end a port of a
+ * Linux bridge (default cni0), which may hold the subnet's gateway address.
+ *
+ * The fields, as the reference plugin reads them:
+ *   bridge              the bridge's name (default cni0); created if missing, MTU `mtu` when set
+ *   isGateway           the gateway of each address (the IPAM's, else the subnet's first address) is put
+ *                       on the bridge with the subnet's prefix length; forwarding on for those families
+ *   isDefaultGateway    isGateway, plus a default route via the gateway per family unless the IPAM gave one
+ *   forceAddress        a different address of the family on the bridge (IPv4), or an overlapping one
+ *                       (IPv6), is replaced instead of failing ADD
+ *   ipMasq              the pod's addresses masqueraded (masq-step.ts: elements of our nf_tables sets, not an
+ *                       iptables chain per pod). Traffic to other pods of the table stays unmasqueraded; the
+ *                       reference plugin also spares the rest of the pod's subnet: list the subnet in
+ *                       `ipMasqExclude` for exactly that (sluice's field, both modes; `ipMasqTable` too)
+ *   ipMasqBackend       "nftables" accepted (what sluice does anyway); "iptables" refused (code 2)
+ *   mtu                 both veth ends and a new bridge; unset: the kernel's default (1500), as the reference
+ *   hairpinMode         the port sends frames back out the port they came in by (IFLA_BRPORT_MODE)
+ *   promiscMode         the bridge is put in promiscuous mode (never with hairpinMode)
+ *   portIsolation       the port is isolated: it exchanges frames only with non-isolated ports
+ *   enabledad           DAD (enhanced) on the pod's interface; ADD waits until its IPv6 addresses are
+ *                       no longer tentative. Default: accept_dad 0
+ *   disableContainerInterface
+ *                       without ipam only: the pod's interface is left down
+ *   macspoofchk         frames entering from the pod with another source MAC are dropped (an nf_tables
+ *                       bridge-family table, bridge-spoofcheck.ts)
+ *   vlan, vlanTrunk     refused (code 2): sluice does not program bridge VLAN filtering yet
+ *   preserveDefaultVlan accepted; it only matters with vlan or vlanTrunk, as in the reference plugin
+ *
+ * ADD runs as named steps (steps.ts), each with its undo:
+ *   preflight      the pod namespace opens; CNI_IFNAME is free in it and the host veth name on the node
+ *                  (what a stale record of the same host veth lists is cleaned first)
+ *   state          the attachment's record (bridge-state.ts)                    undo: removed
+ *   ipam           addresses from the IPAM plugin (when `ipam` is set); gateways and the default
+ *                  route worked out as the reference plugin does              undo: IPAM DEL
+ *   bridge         the bridge made if missing, promiscuous when asked, accept_ra 0, up (under the
+ *                  bridge's lock)     undo: a bridge this ADD made is deleted, and promiscuity or up
+ *                                     this ADD set put back, while no port is attached to it
+ *   veth           the pair, the peer created directly in the pod as CNI_IFNAME   undo: the host veth
+ *                                                                              deleted (both ends go)
+ *   port           the host veth enslaved to the bridge (made again if an undo removed it meanwhile),
+ *                  hairpin and isolation set, accept_ra 0, up (under the bridge's lock)
+ *   pod-interface  accept_dad / enhanced_dad, arp_notify; the addresses; up (and with enabledad, until
+ *                  DAD is over)
+ *   pod-routes     the IPAM's routes (via its gateway when they name none) and the default routes
+ *                  (the four before have no undo: what they make lives on the veth and goes with it)
+ *   gateway        with isGateway: the gateway addresses on the bridge      undo: those this ADD added
+ *                                     removed (and replaced ones put back) while no other port is attached
+ *   forwarding     with isGateway: ip_forward / conf.all.forwarding for the gateways' families
+ *                                                                              undo: what this ADD changed put back
+ *   masquerade     with ipMasq: the pod's addresses in the masquerade sets     undo: removed
+ *   spoofcheck     with macspoofchk: the port and the pod's MAC in the anti-spoofing sets
+ *                                                                              undo: removed
+ *   ready          until the host veth is operationally up with its qdisc, its port forwarding (when
+ *                  STP is off), the bridge up, and the pod's interface up: woken by the kernel's own
+ *                  announcements, never by a timer (bridge-wait.ts); then the final MACs are read
+ *
+ * The result is the reference plugin's: the bridge, the host veth and the pod's interface (name, MAC,
+ * sandbox), the IPAM's addresses on interface 2 with their gateways, its routes plus the default ones;
+ * the host veth is named as in mode ebpf (`<hostVethPrefix><hash>`, so DEL finds it without state), not
+ * `veth<random>`.
+ *
+ * DEL removes what it can find, in any state, without CNI_NETNS or prevResult: the masquerade and
+ * anti-spoofing entries the record lists, the host veth (the pod's end goes with it), the IPAM lease,
+ * the record. The bridge, its gateway addresses and forwarding stay, as with the reference plugin: they
+ * are the node's, shared by every pod of the bridge.
+ */
+import type { AddRequest, CheckRequest, DelRequest, Driver, GcRequest, StatusRequest } from '../cni/dispatch.js';
+import { CniCode, CniError } from '../cni/errors.js';
+import { unsupportedField } from '../cni/fields.js';
+import type { BridgeSettings, CniInterface, CniIpConfig, CniResult, CniRoute, SluiceSettings } from '../cni/types.js';
+import type { IpamResult } from '../ipam/types.js';
+import { AF_INET, AF_INET6, SyncClient } from '../netlink/client.js';
+import { NetlinkError } from '../netlink/errors.js';
+import { IFA_F } from '../netlink/rtnetlink/address.js';
+import { BR_STATE, BRIDGE_MODE } from '../netlink/rtnetlink/link-kinds/bridge-port.js';
+import { IF_OPER, IFF_PROMISC, IFF_UP, type LinkMessage } from '../netlink/rtnetlink/link.js';
+import { NetNs } from '../netns.js';
+import { findBridgeDifferences } from './bridge-check.js';
+import { broadcastOf, cidrsOverlap, firstHostOf, kindOf, portSettingsOf, setBridgePort, setPromisc } from './bridge-netlink.js';
+import { BridgeState, type BridgeRecord } from './bridge-state.js';
+import { RTNLGRP, waitForKernel, withFileLock } from './bridge-wait.js';
+import type { DriverLogger } from './ebpf.js';
+import { canonicalIp, defaultDst, splitCidr, type Family } from './ip.js';
+import { hostPrefixes, masqueradeDifferences, masqueradeStep, masqueradeTableOf, removeMasquerade, type MasqueradeContext } from './masq-step.js';
+import { runSteps, messageOf, type FaultPoint, type Step } from './steps.js';
+import { enableForwarding, ipv6Available, ipv4Conf, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
+
+export interface BridgeDriverOptions {
+  /** The node's namespace: bridges, host veths and sysctls live there. Default: the caller's. */
+  nodeNetns?: NetNs;
+  /** Tests: make ADD fail at a step (see steps.ts). */
+  failAt?: FaultPoint;
+  logger?: DriverLogger;
+  /** How long ADD waits for the links and DAD (default 5000 ms). */
+  readyTimeoutMs?: number;
+}
+
+/** The steps of ADD, in order (the fault-injection test walks them). */
+export const BRIDGE_ADD_STEPS = [
+  'preflight', 'state', 'ipam', 'bridge', 'veth', 'port', 'pod-interface', 'pod-routes', 'gateway', 'forwarding',
+  'masquerade', 'spoofcheck', 'ready',
+] as const;
+
+const READY_TIMEOUT_MS = 5000;
+
+interface Gateway {
+  family: Family;
+  /** The gateway address with the subnet's prefix length, as it goes on the bridge. */
+  cidr: string;
+}
+
+interface BridgeAddContext extends MasqueradeContext {
+  req: AddRequest;
+  settings: SluiceSettings;
+  bridge: BridgeSettings;
+  node: SyncClient;
+  pod?: SyncClient;
+  podNs?: NetNs;
+  record?: BridgeRecord;
+  ipamResult?: IpamResult;
+  ips: CniIpConfig[];
+  routes: CniRoute[];
+  gateways: Gateway[];
+  bridgeIndex: number;
+  /** The bridge's MAC when ADD found or made it (what a gateway pins), then as ADD leaves it. */
+  bridgeMac?: string;
+  createdBridge: boolean;
+  promiscSet: boolean;
+  broughtUp: boolean;
+  hostIndex: number;
+  hostMac: string;
+  podIndex: number;
+  podMac: string;
+  gatewaysAdded: string[];
+  gatewaysReplaced: string[];
+  forwarding: SysctlChange[];
+  spoofcheck?: { table: string; mac: string };
+}
+
+const noLogger: DriverLogger = { debug() {}, info() {}, warn() {} };
+
+/**
+ * The bridge fields sluice accepts but cannot honour (yet): code 2, naming the field. Checked by ADD and
+ * CHECK before anything else; DEL, GC and STATUS work with any config, so leftovers can always be removed.
+ */
+export function unsupportedBridgeField(raw: Record<string, unknown>, bridge: BridgeSettings): CniError | undefined {
+  const given = (key: string) => raw[key] !== undefined && raw[key] !== null;
+  if (bridge.vlan !== 0) {
+    return unsupportedField('vlan', raw.vlan, 'sluice does not program 802.1Q VLANs on the bridge (VLAN filtering) yet; leave it out or 0');
+  }
+  if (given('vlanTrunk')) {
+    return unsupportedField('vlanTrunk', raw.vlanTrunk, 'sluice does not program 802.1Q VLANs on the bridge (VLAN filtering) yet; leave it out');
+  }
+  if (bridge.ipMasqBackend === 'iptables') {
+    return unsupportedField('ipMasqBackend', raw.ipMasqBackend, 'sluice masquerades through nf_tables over netlink, never iptables; leave it out or use "nftables"');
+  }
+  return undefined;
+}
+
+export class BridgeDriver implements Driver {
+  private readonly log: DriverLogger;
+
+  constructor(private readonly options: BridgeDriverOptions = {}) {
+    this.log = options.logger ?? noLogger;
+  }
+
+  // ---- ADD ----------------------------------------------------------------------------------------
+
+  async add(req: AddRequest): Promise<CniResult> {
+    const settings = req.config.sluice;
+    const bridge = bridgeSettingsOf(req.config.raw, settings);
+    const ctx: BridgeAddContext = {
+      req, settings, bridge, node: this.nodeClient(), addresses: [], ips: [], routes: [], gateways: [], bridgeIndex: 0,
+      createdBridge: false, promiscSet: false, broughtUp: false, hostIndex: 0, hostMac: '', podIndex: 0, podMac: '',
+      gatewaysAdded: [], gatewaysReplaced: [], forwarding: [],
+    };
+    try {
+      await runSteps(this.addSteps(), ctx, { operation: 'ADD', ...(this.options.failAt ? { failAt: this.options.failAt } : {}), logger: this.log });
+    } finally {
+      ctx.pod?.close();
+      ctx.podNs?.close();
+      ctx.node.close();
+    }
+    return this.resultOf(ctx);
+  }
+
+  private addSteps(): Step<BridgeAddContext>[] {
+    const ns = this.options.nodeNetns;
+    const steps: Step<BridgeAddContext>[] = [
+      { name: 'preflight', run: (ctx) => this.preflight(ctx) },
+      {
+        name: 'state',
+        run: (ctx) => {
+          const { req } = ctx;
+          this.saveRecord(ctx, { containerId: req.containerId, ifname: req.ifname, network: req.config.name, hostVeth: req.hostVethName, bridge: ctx.bridge.bridge, netns: req.netns, addresses: [] });
+        },
+        undo: (ctx) => this.state(ctx.settings).remove(ctx.req.hostVethName),
+      },
+      {
+        name: 'ipam',
+        run: async (ctx) => {
+          const ipam = ctx.req.ipam;
+          if (!ipam) return;
+          ctx.ipamResult = await ipam.add(ctx.req.ipamRequest);
+          try {
+            this.planAddresses(ctx, ctx.ipamResult);
+            this.saveRecord(ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ctx.ipamResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address })) });
+          } catch (err) {
+            await ipam.del(ctx.req.ipamRequest).catch((e: unknown) => this.log.warn({ err: e }, 'releasing the addresses again failed'));
+            throw err;
+          }
+        },
+        undo: async (ctx) => {
+          if (ctx.ipamResult) await ctx.req.ipam!.del(ctx.req.ipamRequest);
+        },
+      },
+      {
+        name: 'bridge',
+        run: (ctx) => this.locked(ctx, () => this.ensureBridge(ctx)),
+        undo: (ctx) => this.locked(ctx, () => {
+          const br = ctx.node.linkGet(ctx.bridgeIndex);
+          if (!br || br.attrs.ifname !== ctx.bridge.bridge || this.portsOf(ctx.node, ctx.bridgeIndex).length > 0) return;
+          if (ctx.createdBridge) {
+            ctx.node.linkDeleteIfExists(ctx.bridgeIndex);
+            return;
+          }
+          if (ctx.promiscSet) setPromisc(ctx.node, ctx.bridgeIndex, false);
+          if (ctx.broughtUp) ctx.node.linkSet(ctx.bridgeIndex, { up: false });
+        }),
+      },
+      {
+        name: 'veth',
+        run: (ctx) => {
+          const { req } = ctx;
+          const mtu = ctx.settings.mtu;
+          const peer: { name: string; netnsFd: number; mtu?: number; address?: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd };
+          if (mtu !== undefined) peer.mtu = mtu;
+          if (req.requestedMac) peer.address = req.requestedMac;
+          ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
+          try {
+            const host = ctx.node.linkGet(req.hostVethName);
+            const pod = ctx.pod!.linkGet(req.ifname);
+            if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
+            ctx.hostIndex = host.ifinfo.index;
+            ctx.hostMac = host.attrs.address ?? '';
+            ctx.podIndex = pod.ifinfo.index;
+            ctx.podMac = pod.attrs.address ?? '';
+            this.saveRecord(ctx, { podMac: ctx.podMac });
+          } catch (err) {
+            ctx.node.linkDeleteIfExists(req.hostVethName);
+            throw err;
+          }
+        },
+        undo: (ctx) => void ctx.node.linkDeleteIfExists(ctx.req.hostVethName),
+      },
+      {
+        name: 'port',
+        run: (ctx) => this.locked(ctx, () => {
+          // An ADD that failed meanwhile may have removed a bridge it had made: make it again.
+          if (ctx.node.linkGet(ctx.bridgeIndex)?.attrs.ifname !== ctx.bridge.bridge) this.ensureBridge(ctx);
+          quietSysctl(ipv6Conf(ctx.req.hostVethName, 'accept_ra'), '0', ns);
+          ctx.node.linkSet(ctx.hostIndex, { master: ctx.bridgeIndex });
+          setBridgePort(ctx.node, ctx.hostIndex, { mode: ctx.bridge.hairpinMode ? BRIDGE_MODE.HAIRPIN : BRIDGE_MODE.UNSPEC, isolated: ctx.bridge.portIsolation ? 1 : 0 });
+          ctx.node.linkSet(ctx.hostIndex, { up: true });
+        }),
+      },
+      { name: 'pod-interface', run: (ctx) => this.podInterface(ctx) },
+      {
+        name: 'pod-routes',
+        run: (ctx) => {
+          for (const r of ctx.routes) {
+            const dst = splitCidr(r.dst)!;
+            const gw = r.gw ?? ctx.ips.find((ip) => ip.gateway && splitCidr(ip.address)?.family === dst.family)?.gateway;
+            try {
+              ctx.pod!.routeAdd({
+                dst: `${dst.ip}/${dst.prefix}`, oif: ctx.podIndex, scope: r.scope ?? 0,
+                ...(gw ? { gateway: gw } : {}), ...(r.mtu ? { mtu: r.mtu } : {}), ...(r.priority ? { priority: r.priority } : {}), ...(r.table ? { table: r.table } : {}),
+              });
+            } catch (err) {
+              throw new Error(`adding the route ${r.dst}${gw ? ` via ${gw}` : ''} dev ${ctx.req.ifname} in the pod: ${messageOf(err)}`);
+            }
+          }
+        },
+      },
+      {
+        name: 'gateway',
+        run: (ctx) => {
+          for (const gw of ctx.gateways) this.ensureGatewayAddress(ctx, gw);
+          // Pin the bridge's MAC, as the reference plugin does, to the one it had before this pod's port
+          // was added: otherwise a bridge takes the lowest MAC of its ports, and changes it as pods come and go.
+          if (ctx.gateways.length && ctx.bridgeMac) ctx.node.linkSet(ctx.bridgeIndex, { address: ctx.bridgeMac });
+        },
+        undo: (ctx) => this.locked(ctx, () => {
+          if (this.portsOf(ctx.node, ctx.bridgeIndex).some((p) => p.ifinfo.index !== ctx.hostIndex)) return;
+          for (const cidr of ctx.gatewaysAdded.reverse()) ctx.node.addressDelete(ctx.bridgeIndex, cidr);
+          for (const cidr of ctx.gatewaysReplaced) ctx.node.addressReplace(ctx.bridgeIndex, cidr, withBroadcast(cidr));
+        }),
+      },
+      {
+        name: 'forwarding',
+        run: (ctx) => void (ctx.forwarding = enableForwarding(ctx.gateways.map((g) => g.family), ns)),
+        undo: (ctx) => {
+          for (const c of ctx.forwarding.reverse()) restoreSysctl(c, ns);
+        },
+      },
+      masqueradeStep<BridgeAddContext>({ ...(ns ? { netns: ns } : {}), save: (ctx, masquerade) => this.saveRecord(ctx, { masquerade }) }),
+      {
+        name: 'spoofcheck',
+        run: async (ctx) => {
+          if (!ctx.bridge.macspoofchk) return;
+          const { addSpoofcheck, SPOOFCHECK_TABLE } = await import('./bridge-spoofcheck.js');
+          const entry = { table: SPOOFCHECK_TABLE, mac: ctx.podMac };
+          this.saveRecord(ctx, { spoofcheck: entry });
+          addSpoofcheck(entry.table, ctx.req.hostVethName, entry.mac, ns);
+          ctx.spoofcheck = entry;
+        },
+        undo: async (ctx) => {
+          if (!ctx.spoofcheck) return;
+          const { removeSpoofcheck } = await import('./bridge-spoofcheck.js');
+          removeSpoofcheck(ctx.spoofcheck.table, ctx.req.hostVethName, ctx.spoofcheck.mac, ns);
+        },
+      },
+      {
+        name: 'ready',
+        run: (ctx) => {
+          this.untilReady(ctx);
+          // The MACs as they are now: a bridge's follows its ports unless a gateway pinned it.
+          ctx.bridgeMac = ctx.node.linkGet(ctx.bridgeIndex)?.attrs.address ?? ctx.bridgeMac;
+          ctx.hostMac = ctx.node.linkGet(ctx.hostIndex)?.attrs.address ?? ctx.hostMac;
+        },
+      },
+    ];
+    if (steps.map((s) => s.name).join() !== BRIDGE_ADD_STEPS.join()) throw new Error('BRIDGE_ADD_STEPS does not list the steps of ADD');
+    return steps;
+  }
+
+  private async preflight(ctx: BridgeAddContext): Promise<void> {
+    const { req } = ctx;
+    ctx.podNs = NetNs.open(req.netns);
+    ctx.pod = SyncClient.open({ netns: ctx.podNs });
+    if (ctx.pod.linkGet(req.ifname)) {
+      throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
+    }
+    if (ctx.node.linkGet(req.hostVethName)) {
+      throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
+    }
+    const stale = this.state(ctx.settings).read(req.hostVethName);
+    if (stale) {
+      this.log.warn({ record: stale }, 'an earlier attachment with the same host veth left a record: cleaning what is left of it');
+      const problems = [...(await this.removeEntries(stale)), ...this.cleanNodeSide(ctx.node, req.hostVethName)];
+      if (problems.length) throw new Error(`cannot clean what an earlier attachment of ${req.hostVethName} left: ${problems.join('; ')}`);
+      this.state(ctx.settings).remove(req.hostVethName);
+    }
+  }
+
+  /**
+   * The IPAM result as the reference plugin turns it into the attachment's: every address on the pod's
+   * interface; with isGateway a gateway per address (the IPAM's, else the subnet's first address) that
+   * goes on the bridge; with isDefaultGateway a default route per family via it, unless the IPAM gave
+   * a default route with a gateway.
+   */
+  private planAddresses(ctx: BridgeAddContext, result: IpamResult): void {
+    if (!result.ips.length) throw new Error('the IPAM plugin returned no address');
+    const routes: CniRoute[] = result.routes.map((r) => ({ ...r }));
+    const defaultDone = new Set<Family>();
+    for (const ip of result.ips) {
+      const parsed = splitCidr(ip.address);
+      if (!parsed) throw new Error(`the IPAM plugin returned ${JSON.stringify(ip.address)}, which is not an address`);
+      const out: CniIpConfig = { address: ip.address, interface: 2 };
+      let gateway = ip.gateway;
+      if (gateway === undefined && ctx.bridge.isGateway) gateway = firstHostOf(ip.address);
+      if (gateway !== undefined) out.gateway = gateway;
+      if (ctx.bridge.isDefaultGateway && !defaultDone.has(parsed.family)) {
+        const dst = defaultDst(parsed.family);
+        const given = routes.some((r) => r.gw !== undefined && splitCidr(r.dst)?.prefix === 0 && splitCidr(r.dst)?.family === parsed.family);
+        if (!given) routes.push(gateway === undefined ? { dst } : { dst, gw: gateway });
+        defaultDone.add(parsed.family);
+      }
+      if (ctx.bridge.isGateway && gateway !== undefined) ctx.gateways.push({ family: parsed.family, cidr: `${gateway}/${parsed.prefix}` });
+      ctx.ips.push(out);
+      if (!ctx.addresses.some((a) => a.ip === parsed.ip)) ctx.addresses.push({ ip: parsed.ip, family: parsed.family });
+    }
+    for (const r of routes) if (!splitCidr(r.dst)) throw new Error(`the IPAM plugin returned a route to ${JSON.stringify(r.dst)}, which is not a CIDR`);
+    ctx.routes = routes;
+    if (ctx.addresses.some((a) => a.family === 6) && !ipv6Available(this.options.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
+  }
+
+  /** Makes the bridge if it is missing, checks it is one, and sets it as the config says. Under the lock. */
+  private ensureBridge(ctx: BridgeAddContext): void {
+    const name = ctx.bridge.bridge;
+    const ns = this.options.nodeNetns;
+    if (!ctx.node.linkGet(name)) {
+      try {
+        ctx.node.linkAdd({ name, kind: 'bridge', ...(ctx.settings.mtu !== undefined ? { mtu: ctx.settings.mtu } : {}) });
+        ctx.createdBridge = true;
+      } catch (err) {
+        if (!(err instanceof NetlinkError && err.code === 'EEXIST')) throw err;
+      }
+    }
+    const br = ctx.node.linkGet(name);
+    if (!br) throw new Error(`bridge ${name} disappeared while it was being set up`);
+    if (kindOf(br) !== 'bridge') throw new CniError(CniCode.Internal, `"${name}" already exists but is not a bridge (it is a ${kindOf(br) ?? 'device of no kind'})`);
+    ctx.bridgeIndex = br.ifinfo.index;
+    ctx.bridgeMac = br.attrs.address;
+    if (ctx.bridge.promiscMode && !(br.ifinfo.flags & IFF_PROMISC)) {
+      setPromisc(ctx.node, ctx.bridgeIndex, true);
+      ctx.promiscSet = true;
+    }
+    // The routes of the bridge are ours, not a router's.
+    quietSysctl(ipv6Conf(name, 'accept_ra'), '0', ns);
+    if (!(br.ifinfo.flags & IFF_UP)) {
+      ctx.node.linkSet(ctx.bridgeIndex, { up: true });
+      ctx.broughtUp = true;
+    }
+  }
+
+  private podInterface(ctx: BridgeAddContext): void {
+    const { req } = ctx;
+    const podNs = ctx.podNs!;
+    if (ctx.ips.length) {
+      // As the reference plugin, for an interface with addresses only.
+      const v6 = ipv6Available(podNs);
+      if (v6) {
+        if (ctx.bridge.enabledad) {
+          quietSysctl(ipv6Conf(req.ifname, 'enhanced_dad'), '1', podNs);
+          quietSysctl(ipv6Conf(req.ifname, 'accept_dad'), '1', podNs);
+        } else {
+          quietSysctl(ipv6Conf(req.ifname, 'accept_dad'), '0', podNs);
+        }
+      }
+      quietSysctl(ipv4Conf(req.ifname, 'arp_notify'), '1', podNs);
+      if (ctx.addresses.some((a) => a.family === 6)) {
+        if (!v6) throw new Error(`IPv6 is not available in ${req.netns}`);
+        for (const dev of ['lo', req.ifname]) setSysctl(ipv6Conf(dev, 'disable_ipv6'), '0', podNs);
+      }
+      for (const ip of ctx.ips) ctx.pod!.addressAdd(ctx.podIndex, ip.address, withBroadcast(ip.address));
+      ctx.pod!.linkSet(ctx.podIndex, { up: true });
+      if (ctx.bridge.enabledad && ctx.addresses.some((a) => a.family === 6)) this.untilDadDone(ctx);
+    } else if (!ctx.bridge.disableContainerInterface) {
+      ctx.pod!.linkSet(ctx.podIndex, { up: true });
+    }
+  }
+
+  /** With DAD on: until no IPv6 address of the pod's interface is tentative; a duplicate fails ADD. */
+  private untilDadDone(ctx: BridgeAddContext): void {
+    waitForKernel(ctx.podNs, [RTNLGRP.IPV6_IFADDR], (client) => {
+      const addresses = client.addressList({ family: AF_INET6, ifindex: ctx.podIndex });
+      const flagsOf = (a: (typeof addresses)[number]) => (a.attrs as { flags?: number }).flags ?? a.ifaddr.flags;
+      const failed = addresses.find((a) => flagsOf(a) & IFA_F.DADFAILED);
+      if (failed) throw new Error(`duplicate address detection failed for ${(failed.attrs as { address?: string }).address} on ${ctx.req.ifname}: another host holds it`);
+      const tentative = addresses.filter((a) => flagsOf(a) & IFA_F.TENTATIVE).map((a) => (a.attrs as { address?: string }).address);
+      return tentative.length ? `${tentative.join(', ')} still tentative` : undefined;
+    }, `duplicate address detection on ${ctx.req.ifname} in ${ctx.req.netns}`, this.options.readyTimeoutMs ?? READY_TIMEOUT_MS);
+  }
+
+  /**
+   * One gateway address on the bridge, as the reference plugin's ensureAddr: there already, fine; another
+   * IPv4 address, or an overlapping IPv6 one, fails ADD unless forceAddress, which replaces it.
+   */
+  private ensureGatewayAddress(ctx: BridgeAddContext, gw: Gateway): void {
+    const wanted = splitCidr(gw.cidr)!;
+    const present = ctx.node.addressList({ family: gw.family === 4 ? AF_INET : AF_INET6, ifindex: ctx.bridgeIndex }).map((a) => {
+      const attrs = a.attrs as { local?: string; address?: string };
+      return `${canonicalIp(attrs.local ?? attrs.address ?? '')}/${a.ifaddr.prefixlen}`;
+    });
+    if (present.includes(`${wanted.ip}/${wanted.prefix}`)) return;
+    for (const cidr of present) {
+      if (gw.family === 6 && !cidrsOverlap(cidr, gw.cidr)) continue;
+      if (!ctx.bridge.forceAddress) {
+        throw new CniError(CniCode.Internal, `"${ctx.bridge.bridge}" already has an IP address different from ${gw.cidr}`, `it holds ${cidr}; set "forceAddress" to replace it`);
+      }
+      ctx.node.addressDelete(ctx.bridgeIndex, cidr);
+      ctx.gatewaysReplaced.push(cidr);
+    }
+    try {
+      ctx.node.addressAdd(ctx.bridgeIndex, gw.cidr, withBroadcast(gw.cidr));
+      ctx.gatewaysAdded.push(gw.cidr);
+    } catch (err) {
+      if (!(err instanceof NetlinkError && err.code === 'EEXIST')) throw err;
+    }
+  }
+
+  /**
+   * Until traffic can flow: the host veth operationally up with its real qdisc and, when the bridge runs
+   * no STP, its port forwarding; the bridge up with its qdisc; the pod's interface up with its qdisc.
+   * Skipped when the pod's interface stays down (disableContainerInterface): the port cannot come up.
+   */
+  private untilReady(ctx: BridgeAddContext): void {
+    if (!ctx.ips.length && ctx.bridge.disableContainerInterface) return;
+    const timeout = this.options.readyTimeoutMs ?? READY_TIMEOUT_MS;
+    const carries = (l: LinkMessage | undefined, what: string): string | undefined => {
+      if (!l) return `${what} is gone`;
+      if (l.attrs.operstate !== IF_OPER.UP) return `${what} is not operationally up (operstate ${l.attrs.operstate})`;
+      if (l.attrs.qdisc === undefined || l.attrs.qdisc === 'noop') return `${what} has no qdisc yet`;
+      return undefined;
+    };
+    waitForKernel(this.options.nodeNetns, [RTNLGRP.LINK], (client) => {
+      const host = client.linkGet(ctx.hostIndex);
+      const missing = carries(host, `host veth ${ctx.req.hostVethName}`);
+      if (missing) return missing;
+      const br = client.linkGet(ctx.bridgeIndex);
+      const stp = (br?.attrs.linkinfo as { data?: { stpState?: number } } | undefined)?.data?.stpState ?? 0;
+      const state = portSettingsOf(host!).state;
+      // With STP the port goes through listening and learning first (forward delay): as the reference
+      // plugin, ADD then waits only for the link.
+      if (stp === 0 && state !== BR_STATE.FORWARDING) return `port ${ctx.req.hostVethName} of ${ctx.bridge.bridge} is not forwarding (state ${state ?? 'none'})`;
+      if (stp === 0) return carries(br, `bridge ${ctx.bridge.bridge}`);
+      return undefined;
+    }, `the bridge port ${ctx.req.hostVethName}`, timeout);
+    waitForKernel(ctx.podNs, [RTNLGRP.LINK], (client) => carries(client.linkGet(ctx.podIndex), `${ctx.req.ifname} in the pod`), `${ctx.req.ifname} in ${ctx.req.netns}`, timeout);
+  }
+
+  private resultOf(ctx: BridgeAddContext): CniResult {
+    const { req } = ctx;
+    const interfaces: CniInterface[] = [
+      { name: ctx.bridge.bridge, mac: ctx.bridgeMac ?? '' },
+      { name: req.hostVethName, mac: ctx.hostMac },
+      { name: req.ifname, mac: ctx.podMac, sandbox: req.netns },
+    ];
+    const result: CniResult = { interfaces, ips: ctx.ips.map((ip) => ({ ...ip })), routes: ctx.routes.map((r) => ({ ...r })) };
+    if (ctx.ipamResult?.dns) result.dns = ctx.ipamResult.dns;
+    this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName, bridge: ctx.bridge.bridge, addresses: ctx.addresses.map((a) => a.ip) }, 'attachment added');
+    return result;
+  }
+
+  // ---- DEL ----------------------------------------------------------------------------------------
+
+  async del(req: DelRequest): Promise<void> {
+    const settings = req.config.sluice;
+    const state = this.state(settings);
+    const record = state.read(req.hostVethName);
+    const problems = await this.removeEntries(record);
+    const node = this.nodeClient();
+    try {
+      problems.push(...this.cleanNodeSide(node, req.hostVethName));
+    } finally {
+      node.close();
+    }
+    try {
+      await req.ipam?.del(req.ipamRequest);
+    } catch (err) {
+      if (!problems.length) throw err;
+      problems.push(`releasing the addresses (IPAM ${req.config.ipam?.type}): ${messageOf(err)}`);
+    }
+    if (problems.length) throw new CniError(CniCode.Internal, `DEL of ${req.containerId} ${req.ifname} left something behind`, problems.join('; '));
+    state.remove(req.hostVethName);
+    this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName }, 'attachment deleted');
+  }
+
+  /** The masquerade and anti-spoofing entries a record lists, removed; returns what failed. */
+  private async removeEntries(record: BridgeRecord | undefined): Promise<string[]> {
+    const problems: string[] = [];
+    if (record?.masquerade) {
+      try {
+        await removeMasquerade(record.masquerade, this.options.nodeNetns);
+      } catch (err) {
+        problems.push(`removing the masquerade elements ${record.masquerade.prefixes.join(', ')}: ${messageOf(err)}`);
+      }
+    }
+    if (record?.spoofcheck) {
+      try {
+        const { removeSpoofcheck } = await import('./bridge-spoofcheck.js');
+        removeSpoofcheck(record.spoofcheck.table, record.hostVeth, record.spoofcheck.mac, this.options.nodeNetns);
+      } catch (err) {
+        problems.push(`removing the anti-spoofing entry of ${record.hostVeth}: ${messageOf(err)}`);
+      }
+    }
+    return problems;
+  }
+
+  /** Deletes the host veth (the pod's end goes with it); returns what failed. */
+  private cleanNodeSide(node: SyncClient, hostVeth: string): string[] {
+    try {
+      node.linkDeleteIfExists(hostVeth);
+      return [];
+    } catch (err) {
+      return [`deleting ${hostVeth}: ${messageOf(err)}`];
+    }
+  }
+
+  // ---- CHECK --------------------------------------------------------------------------------------
+
+  async check(req: CheckRequest): Promise<void> {
+    const settings = req.config.sluice;
+    const bridge = bridgeSettingsOf(req.config.raw, settings);
+    const record = this.state(settings).read(req.hostVethName);
+    const node = this.nodeClient();
+    const podNs = NetNs.open(req.netns);
+    let diffs: string[];
+    try {
+      const pod = SyncClient.open({ netns: podNs });
+      try {
+        diffs = findBridgeDifferences({ bridge, hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, node, pod });
+      } finally {
+        pod.close();
+      }
+    } finally {
+      podNs.close();
+      node.close();
+    }
+    const podIndex = req.prevResult.interfaces.findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
+    const podAddresses = req.prevResult.ips.filter((ip) => ip.interface === podIndex).map((ip) => ip.address);
+    if ((settings.ipMasq && podAddresses.length) || record?.masquerade) {
+      const table = record?.masquerade?.table ?? masqueradeTableOf(settings);
+      diffs.push(...(await masqueradeDifferences(table, settings, hostPrefixes(podAddresses), this.options.nodeNetns)));
+    }
+    if (bridge.macspoofchk || record?.spoofcheck) {
+      const { spoofcheckDifferences, SPOOFCHECK_TABLE } = await import('./bridge-spoofcheck.js');
+      const mac = req.prevResult.interfaces[podIndex]?.mac ?? record?.spoofcheck?.mac ?? '';
+      diffs.push(...spoofcheckDifferences(record?.spoofcheck?.table ?? SPOOFCHECK_TABLE, req.hostVethName, mac, this.options.nodeNetns));
+    }
+    if (diffs.length) {
+      throw new CniError(CniCode.Internal, `CHECK: ${diffs.length === 1 ? diffs[0] : `${diffs.length} differences, first: ${diffs[0]}`}`, diffs.join('; '));
+    }
+    if (req.ipam) {
+      const ips = record?.ipam ?? req.prevResult.ips.filter((ip) => ip.interface === podIndex).map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
+      await req.ipam.check(req.ipamRequest, { ips, routes: [] });
+    }
+  }
+
+  // ---- GC and STATUS ------------------------------------------------------------------------------
+
+  async gc(req: GcRequest): Promise<void> {
+    const state = this.state(req.config.sluice);
+    const valid = new Set(req.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
+    const problems: string[] = [];
+    const stale = state.list().filter((r) => r.network === req.config.name && !valid.has(`${r.containerId}/${r.ifname}`));
+    if (stale.length) {
+      const node = this.nodeClient();
+      try {
+        for (const record of stale) {
+          const left = [...(await this.removeEntries(record)), ...this.cleanNodeSide(node, record.hostVeth)];
+          if (left.length) problems.push(...left.map((p) => `${record.containerId} ${record.ifname}: ${p}`));
+          else state.remove(record.hostVeth);
+          this.log.info({ containerId: record.containerId, ifname: record.ifname, hostVeth: record.hostVeth }, 'stale attachment collected');
+        }
+      } finally {
+        node.close();
+      }
+    }
+    try {
+      await req.ipam?.gc(req.ipamGcRequest);
+    } catch (err) {
+      if (!problems.length && err instanceof CniError) throw err;
+      problems.push(`IPAM GC: ${messageOf(err)}`);
+    }
+    if (problems.length) throw new CniError(CniCode.Internal, 'GC could not remove everything', problems.join('; '));
+  }
+
+  async status(req: StatusRequest): Promise<void> {
+    if (req.ipam) {
+      const status = await req.ipam.status(req.ipamStatusRequest);
+      if (!status.ok) throw new CniError(CniCode.NotAvailable, 'IPAM is not available', status.reason ?? '');
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private saveRecord(ctx: BridgeAddContext, changes: Partial<BridgeRecord>): void {
+    ctx.record = { ...ctx.record!, ...changes };
+    this.state(ctx.settings).write(ctx.record);
+  }
+
+  /** Runs a section under the bridge's lock (<stateDir>/bridge/locks/<bridge>.lock). */
+  private locked<T>(ctx: BridgeAddContext, fn: () => T): T {
+    return withFileLock(this.state(ctx.settings).lockPath(ctx.bridge.bridge), fn);
+  }
+
+  private portsOf(node: SyncClient, bridgeIndex: number): LinkMessage[] {
+    return node.linkList().filter((l) => l.attrs.master === bridgeIndex);
+  }
+
+  private nodeClient(): SyncClient {
+    return SyncClient.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
+  }
+
+  private state(settings: SluiceSettings): BridgeState {
+    return new BridgeState(settings.stateDir);
+  }
+}
+
+/** The bridge settings of a config in mode bridge, refusing the fields sluice cannot honour (code 2). */
+function bridgeSettingsOf(raw: Record<string, unknown>, settings: SluiceSettings): BridgeSettings {
+  if (!settings.bridge) throw new CniError(CniCode.InvalidNetworkConfig, 'invalid network config: "mode" is not "bridge"');
+  const refused = unsupportedBridgeField(raw, settings.bridge);
+  if (refused) throw refused;
+  return settings.bridge;
+}
+
+const withBroadcast = (cidr: string): { broadcast?: string } => {
+  const broadcast = broadcastOf(cidr);
+  return broadcast ? { broadcast } : {};
+};
+
+/** Writes a per-interface sysctl, as the reference plugin does, without failing when the key is missing. */
+function quietSysctl(key: string[], value: string, ns: NetNs | undefined): void {
+  try {
+    setSysctl(key, value, ns);
+  } catch {
+    // an interface without that sysctl (no IPv6 in the namespace): nothing to set
+  }
+}

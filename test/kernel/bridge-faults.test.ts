@@ -1,0 +1,105 @@
+// Mode bridge, fault injection (SLUICE_FAIL_AT_STEP with SLUICE_TEST_HOOKS=1): ADD made to fail just
+// before and just after each of its steps leaves the node and the pods exactly as they were (links,
+// addresses, routes, neighbours, leases, records, forwarding sysctls, masquerade and anti-spoofing
+// elements); on a cold node that includes the bridge the failed ADD had made. ADD killed after any step
+// (no undo at all) is cleaned up by DEL.
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
+import { BRIDGE_ADD_STEPS } from '../../src/datapath/bridge.js';
+import { sluiceConfig, sluiceElements } from '../support/bridge.js';
+import { ipNetnsList, kernelTest } from '../support/kernel.js';
+import { leftoverPinRoots, withNode, type NodeSnapshot, type SimNode } from '../support/plugin.js';
+
+after(() => {
+  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
+  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
+});
+
+/** Every field that makes a step of its own do something. */
+const FIELDS = { bridge: 'br-ft', isDefaultGateway: true, ipMasq: true, macspoofchk: true, hairpinMode: true, portIsolation: true };
+
+/**
+ * The node as ADD + undo must leave it: the IPAM's round-robin cursor and lock file aside, and of the state directory
+ * only the files (the directories and the bridges' lock files stay, as the IPAM's lock file does).
+ */
+function comparable(node: SimNode): { snapshot: NodeSnapshot; elements: Record<string, unknown[]> } {
+  const s = node.snapshot();
+  return {
+    snapshot: {
+      ...s,
+      ipam: Object.fromEntries(Object.entries(s.ipam).filter(([f]) => !/last_reserved_ip|\/lock$/.test(f))),
+      state: s.state.filter((f) => !f.endsWith('/') && !f.endsWith('.lock')),
+    },
+    elements: sluiceElements(node),
+  };
+}
+
+async function walkSteps(t: { test(name: string, fn: () => Promise<void>): Promise<void> }, node: SimNode, config: Record<string, unknown>): Promise<void> {
+  const pod = node.addPod();
+  for (const step of BRIDGE_ADD_STEPS) {
+    for (const when of ['before', 'after'] as const) {
+      await t.test(`${when} ${step}`, async () => {
+        const before = comparable(node);
+        const out = await node.run('ADD', config, {
+          containerId: pod.containerId,
+          netns: pod.path,
+          env: { SLUICE_TEST_HOOKS: '1', SLUICE_FAIL_AT_STEP: when === 'after' ? `${step}:after` : step },
+        });
+        assert.equal(out.code, 1, out.stdout);
+        assert.equal(out.json.msg, `ADD failed at step "${step}": injected failure ${when} step "${step}" (SLUICE_FAIL_AT_STEP)`);
+        assert.equal(out.json.details, undefined, 'every undo succeeded');
+        assert.deepEqual(comparable(node), before, 'nothing is left behind');
+      });
+    }
+  }
+  // Without the test flag the variable is ignored: ADD succeeds, and CHECK agrees.
+  const out = await node.run('ADD', config, { containerId: pod.containerId, netns: pod.path, env: { SLUICE_FAIL_AT_STEP: 'veth' } });
+  assert.equal(out.code, 0, out.stdout);
+  const check = await node.run('CHECK', { ...config, prevResult: out.json }, { containerId: pod.containerId, netns: pod.path });
+  assert.equal(check.code, 0, check.stdout);
+}
+
+kernelTest('mode bridge: a failure at any step of ADD undoes every earlier step', async (t) => {
+  await withNode(async (node) => {
+    const config = sluiceConfig(node, FIELDS);
+    const resident = node.addPod();
+    await node.add(resident, config);
+    await node.settled(resident);
+    // The gateway addresses on the bridge leave DAD a second or so later, and their routes appear then.
+    await node.settled(node);
+    node.sysctl('net.ipv4.ip_forward', '0');
+    node.sysctl('net.ipv6.conf.all.forwarding', '0');
+    await walkSteps(t, node, config);
+  });
+});
+
+kernelTest('mode bridge, cold node: a failed ADD also removes the bridge it made, and puts forwarding back', async (t) => {
+  await withNode(async (node) => {
+    const config = sluiceConfig(node, { ...FIELDS, promiscMode: true, hairpinMode: false });
+    assert.equal(node.sysctl('net.ipv4.ip_forward'), '0');
+    await walkSteps(t, node, config);
+  });
+});
+
+kernelTest('mode bridge: after ADD died at any step (no undo at all), DEL removes everything it left', async (t) => {
+  await withNode(async (node) => {
+    const config = sluiceConfig(node, FIELDS);
+    const resident = node.addPod();
+    await node.add(resident, config);
+    await node.settled(resident);
+    // The gateway addresses on the bridge leave DAD a second or so later, and their routes appear then.
+    await node.settled(node);
+    const pod = node.addPod();
+    for (const step of BRIDGE_ADD_STEPS) {
+      await t.test(`killed after ${step}`, async () => {
+        const before = comparable(node);
+        const call = { containerId: pod.containerId, netns: pod.path };
+        const out = await node.run('ADD', config, { ...call, env: { SLUICE_TEST_HOOKS: '1', SLUICE_FAIL_AT_STEP: `${step}:crash` } });
+        assert.equal(out.code, null, 'the plugin was killed');
+        const del = await node.run('DEL', config, call);
+        assert.equal(del.code, 0, del.stdout);
+        assert.deepEqual(comparable(node), before, 'DEL left nothing behind');
+      });
+    }
+  });
+});
