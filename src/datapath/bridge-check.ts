@@ -5,9 +5,10 @@
  * the gateway addresses on the bridge. Every difference is a sentence fragment naming the object.
  */
 import type { BridgeSettings, CniResult } from '../cni/types.js';
-import { AF_INET, AF_INET6, type SyncClient } from '../netlink/client.js';
+import type { SyncClient } from '../netlink/client.js';
 import { BRIDGE_MODE } from '../netlink/rtnetlink/link-kinds/bridge-port.js';
 import { IFF_PROMISC, IFF_UP, type LinkMessage } from '../netlink/rtnetlink/link.js';
+import { checkPodRoutes, cidrOf } from './attachment-check.js';
 import { kindOf, portSettingsOf } from './bridge-netlink.js';
 import { canonicalIp, sameMac, splitCidr } from './ip.js';
 
@@ -76,18 +77,7 @@ export function findBridgeDifferences(input: BridgeCheckInput): string[] {
       const want = splitCidr(ip.address);
       if (!want || !present.includes(`${want.ip}/${want.prefix}`)) diffs.push(`address ${ip.address} is missing on ${input.ifname} in the pod`);
     }
-    const routes = input.pod.routeList({ family: 0 });
-    for (const r of prevResult.routes) {
-      const dst = splitCidr(r.dst);
-      if (!dst) {
-        diffs.push(`prevResult route ${r.dst} is not a CIDR`);
-        continue;
-      }
-      const gw = r.gw === undefined ? undefined : canonicalIp(r.gw);
-      const found = routes.some((m) => m.rtm.family === (dst.family === 4 ? AF_INET : AF_INET6) && m.rtm.dstLen === dst.prefix &&
-        (dst.prefix === 0 || canonicalIp(m.attrs.dst ?? '') === dst.ip) && (gw === undefined || canonicalIp(m.attrs.gateway ?? '') === gw));
-      if (!found) diffs.push(`route ${r.dst}${gw ? ` via ${gw}` : ''} is missing in the pod`);
-    }
+    checkPodRoutes(diffs, input.pod, prevResult.routes);
   }
 
   // ---- the gateway on the bridge ----
@@ -108,9 +98,4 @@ function checkPort(diffs: string[], input: BridgeCheckInput, host: LinkMessage):
   if (hairpin !== input.bridge.hairpinMode) diffs.push(`port ${input.hostVeth} has hairpin ${hairpin ? 'on' : 'off'}, but hairpinMode is ${input.bridge.hairpinMode}`);
   const isolated = port.isolated === 1;
   if (isolated !== input.bridge.portIsolation) diffs.push(`port ${input.hostVeth} is ${isolated ? '' : 'not '}isolated, but portIsolation is ${input.bridge.portIsolation}`);
-}
-
-function cidrOf(a: { attrs: unknown; ifaddr: { prefixlen: number } }): string {
-  const attrs = a.attrs as { local?: string; address?: string };
-  return `${canonicalIp(attrs.local ?? attrs.address ?? '')}/${a.ifaddr.prefixlen}`;
 }

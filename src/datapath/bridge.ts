@@ -72,20 +72,25 @@ import { CniCode, CniError } from '../cni/errors.js';
 import { unsupportedField } from '../cni/fields.js';
 import type { BridgeSettings, CniInterface, CniIpConfig, CniResult, CniRoute, SluiceSettings } from '../cni/types.js';
 import type { IpamResult } from '../ipam/types.js';
-import { AF_INET, AF_INET6, SyncClient } from '../netlink/client.js';
+import { AF_INET, AF_INET6, type SyncClient } from '../netlink/client.js';
 import { NetlinkError } from '../netlink/errors.js';
 import { IFA_F } from '../netlink/rtnetlink/address.js';
 import { BR_STATE, BRIDGE_MODE } from '../netlink/rtnetlink/link-kinds/bridge-port.js';
 import { IF_OPER, IFF_PROMISC, IFF_UP, type LinkMessage } from '../netlink/rtnetlink/link.js';
-import { NetNs } from '../netns.js';
+import type { NetNs } from '../netns.js';
+import { concludeCheck, ipamStatus, masqueradeCheck, withNodeAndPod } from './attachment-check.js';
+import { attempt, collectStale, hostVethProblems, masqueradeProblems, removeAttachment } from './attachment-removal.js';
+import {
+  attachmentContext, ipamIpsOf, ipamStep, noLogger, podAddressesOf, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
+  type AttachmentContext, type AttachmentDriver, type DriverLogger,
+} from './attachment-steps.js';
 import { findBridgeDifferences } from './bridge-check.js';
 import { broadcastOf, cidrsOverlap, firstHostOf, kindOf, portSettingsOf, setBridgePort, setPromisc } from './bridge-netlink.js';
 import { BridgeState, type BridgeRecord } from './bridge-state.js';
 import { RTNLGRP, waitForKernel, withFileLock } from './bridge-wait.js';
-import type { DriverLogger } from './ebpf.js';
 import { canonicalIp, defaultDst, splitCidr, type Family } from './ip.js';
-import { hostPrefixes, masqueradeDifferences, masqueradeStep, masqueradeTableOf, removeMasquerade, type MasqueradeContext } from './masq-step.js';
-import { runSteps, messageOf, type FaultPoint, type Step } from './steps.js';
+import { masqueradeStep, type MasqueradeContext } from './masq-step.js';
+import { messageOf, type FaultPoint, type Step } from './steps.js';
 import { enableForwarding, ipv6Available, ipv4Conf, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
 
 export interface BridgeDriverOptions {
@@ -112,15 +117,8 @@ interface Gateway {
   cidr: string;
 }
 
-interface BridgeAddContext extends MasqueradeContext {
-  req: AddRequest;
-  settings: SluiceSettings;
+interface BridgeAddContext extends AttachmentContext<BridgeRecord>, MasqueradeContext {
   bridge: BridgeSettings;
-  node: SyncClient;
-  pod?: SyncClient;
-  podNs?: NetNs;
-  record?: BridgeRecord;
-  ipamResult?: IpamResult;
   ips: CniIpConfig[];
   routes: CniRoute[];
   gateways: Gateway[];
@@ -130,17 +128,11 @@ interface BridgeAddContext extends MasqueradeContext {
   createdBridge: boolean;
   promiscSet: boolean;
   broughtUp: boolean;
-  hostIndex: number;
-  hostMac: string;
-  podIndex: number;
-  podMac: string;
   gatewaysAdded: string[];
   gatewaysReplaced: string[];
   forwarding: SysctlChange[];
   spoofcheck?: { table: string; mac: string };
 }
-
-const noLogger: DriverLogger = { debug() {}, info() {}, warn() {} };
 
 /**
  * The bridge fields sluice accepts but cannot honour (yet): code 2, naming the field. Checked by ADD and
@@ -162,61 +154,37 @@ export function unsupportedBridgeField(raw: Record<string, unknown>, bridge: Bri
 
 export class BridgeDriver implements Driver {
   private readonly log: DriverLogger;
+  /** What the steps and verbs both modes share need of this one. */
+  private readonly attachments: AttachmentDriver<BridgeRecord>;
 
   constructor(private readonly options: BridgeDriverOptions = {}) {
     this.log = options.logger ?? noLogger;
+    this.attachments = {
+      log: this.log,
+      nodeNetns: options.nodeNetns,
+      store: (settings) => this.state(settings),
+      cleanup: async (node, _settings, hostVeth, record) => [...(await this.removeEntries(record)), ...hostVethProblems(node, hostVeth)],
+    };
   }
 
   // ---- ADD ----------------------------------------------------------------------------------------
 
   async add(req: AddRequest): Promise<CniResult> {
-    const settings = req.config.sluice;
-    const bridge = bridgeSettingsOf(req.config.raw, settings);
+    const bridge = bridgeSettingsOf(req.config.raw, req.config.sluice);
     const ctx: BridgeAddContext = {
-      req, settings, bridge, node: this.nodeClient(), addresses: [], ips: [], routes: [], gateways: [], bridgeIndex: 0,
-      createdBridge: false, promiscSet: false, broughtUp: false, hostIndex: 0, hostMac: '', podIndex: 0, podMac: '',
-      gatewaysAdded: [], gatewaysReplaced: [], forwarding: [],
+      ...attachmentContext(this.attachments, req), bridge, ips: [], routes: [], gateways: [], bridgeIndex: 0,
+      createdBridge: false, promiscSet: false, broughtUp: false, gatewaysAdded: [], gatewaysReplaced: [], forwarding: [],
     };
-    try {
-      await runSteps(this.addSteps(), ctx, { operation: 'ADD', ...(this.options.failAt ? { failAt: this.options.failAt } : {}), logger: this.log });
-    } finally {
-      ctx.pod?.close();
-      ctx.podNs?.close();
-      ctx.node.close();
-    }
+    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt);
     return this.resultOf(ctx);
   }
 
   private addSteps(): Step<BridgeAddContext>[] {
     const ns = this.options.nodeNetns;
     const steps: Step<BridgeAddContext>[] = [
-      { name: 'preflight', run: (ctx) => this.preflight(ctx) },
-      {
-        name: 'state',
-        run: (ctx) => {
-          const { req } = ctx;
-          this.saveRecord(ctx, { containerId: req.containerId, ifname: req.ifname, network: req.config.name, hostVeth: req.hostVethName, bridge: ctx.bridge.bridge, netns: req.netns, addresses: [] });
-        },
-        undo: (ctx) => this.state(ctx.settings).remove(ctx.req.hostVethName),
-      },
-      {
-        name: 'ipam',
-        run: async (ctx) => {
-          const ipam = ctx.req.ipam;
-          if (!ipam) return;
-          ctx.ipamResult = await ipam.add(ctx.req.ipamRequest);
-          try {
-            this.planAddresses(ctx, ctx.ipamResult);
-            this.saveRecord(ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ctx.ipamResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address })) });
-          } catch (err) {
-            await ipam.del(ctx.req.ipamRequest).catch((e: unknown) => this.log.warn({ err: e }, 'releasing the addresses again failed'));
-            throw err;
-          }
-        },
-        undo: async (ctx) => {
-          if (ctx.ipamResult) await ctx.req.ipam!.del(ctx.req.ipamRequest);
-        },
-      },
+      preflightStep<BridgeRecord, BridgeAddContext>(this.attachments),
+      stateStep<BridgeRecord, BridgeAddContext>(this.attachments, (ctx, first) => saveRecord(this.attachments, ctx, { ...first, bridge: ctx.bridge.bridge })),
+      ipamStep<BridgeRecord, BridgeAddContext>(this.attachments, { plan: (ctx, result) => this.planAddresses(ctx, result) }),
       {
         name: 'bridge',
         run: (ctx) => this.locked(ctx, () => this.ensureBridge(ctx)),
@@ -231,40 +199,16 @@ export class BridgeDriver implements Driver {
           if (ctx.broughtUp) ctx.node.linkSet(ctx.bridgeIndex, { up: false });
         }),
       },
-      {
-        name: 'veth',
-        run: (ctx) => {
-          const { req } = ctx;
-          const mtu = ctx.settings.mtu;
-          const peer: { name: string; netnsFd: number; mtu?: number; address?: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd };
-          if (mtu !== undefined) peer.mtu = mtu;
-          if (req.requestedMac) peer.address = req.requestedMac;
-          ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
-          try {
-            const host = ctx.node.linkGet(req.hostVethName);
-            const pod = ctx.pod!.linkGet(req.ifname);
-            if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
-            ctx.hostIndex = host.ifinfo.index;
-            ctx.hostMac = host.attrs.address ?? '';
-            ctx.podIndex = pod.ifinfo.index;
-            ctx.podMac = pod.attrs.address ?? '';
-            this.saveRecord(ctx, { podMac: ctx.podMac });
-          } catch (err) {
-            ctx.node.linkDeleteIfExists(req.hostVethName);
-            throw err;
-          }
-        },
-        undo: (ctx) => void ctx.node.linkDeleteIfExists(ctx.req.hostVethName),
-      },
+      vethStep<BridgeRecord, BridgeAddContext>(this.attachments, { mtu: (ctx) => ctx.settings.mtu, save: (ctx) => ({ podMac: ctx.podMac }) }),
       {
         name: 'port',
         run: (ctx) => this.locked(ctx, () => {
           // An ADD that failed meanwhile may have removed a bridge it had made: make it again.
           if (ctx.node.linkGet(ctx.bridgeIndex)?.attrs.ifname !== ctx.bridge.bridge) this.ensureBridge(ctx);
           quietSysctl(ipv6Conf(ctx.req.hostVethName, 'accept_ra'), '0', ns);
-          ctx.node.linkSet(ctx.hostIndex, { master: ctx.bridgeIndex });
-          setBridgePort(ctx.node, ctx.hostIndex, { mode: ctx.bridge.hairpinMode ? BRIDGE_MODE.HAIRPIN : BRIDGE_MODE.UNSPEC, isolated: ctx.bridge.portIsolation ? 1 : 0 });
-          ctx.node.linkSet(ctx.hostIndex, { up: true });
+          ctx.node.linkSet(ctx.hostIfindex, { master: ctx.bridgeIndex });
+          setBridgePort(ctx.node, ctx.hostIfindex, { mode: ctx.bridge.hairpinMode ? BRIDGE_MODE.HAIRPIN : BRIDGE_MODE.UNSPEC, isolated: ctx.bridge.portIsolation ? 1 : 0 });
+          ctx.node.linkSet(ctx.hostIfindex, { up: true });
         }),
       },
       { name: 'pod-interface', run: (ctx) => this.podInterface(ctx) },
@@ -276,7 +220,7 @@ export class BridgeDriver implements Driver {
             const gw = r.gw ?? ctx.ips.find((ip) => ip.gateway && splitCidr(ip.address)?.family === dst.family)?.gateway;
             try {
               ctx.pod!.routeAdd({
-                dst: `${dst.ip}/${dst.prefix}`, oif: ctx.podIndex, scope: r.scope ?? 0,
+                dst: `${dst.ip}/${dst.prefix}`, oif: ctx.podIfindex, scope: r.scope ?? 0,
                 ...(gw ? { gateway: gw } : {}), ...(r.mtu ? { mtu: r.mtu } : {}), ...(r.priority ? { priority: r.priority } : {}), ...(r.table ? { table: r.table } : {}),
               });
             } catch (err) {
@@ -294,7 +238,7 @@ export class BridgeDriver implements Driver {
           if (ctx.gateways.length && ctx.bridgeMac) ctx.node.linkSet(ctx.bridgeIndex, { address: ctx.bridgeMac });
         },
         undo: (ctx) => this.locked(ctx, () => {
-          if (this.portsOf(ctx.node, ctx.bridgeIndex).some((p) => p.ifinfo.index !== ctx.hostIndex)) return;
+          if (this.portsOf(ctx.node, ctx.bridgeIndex).some((p) => p.ifinfo.index !== ctx.hostIfindex)) return;
           for (const cidr of ctx.gatewaysAdded.reverse()) ctx.node.addressDelete(ctx.bridgeIndex, cidr);
           for (const cidr of ctx.gatewaysReplaced) ctx.node.addressReplace(ctx.bridgeIndex, cidr, withBroadcast(cidr));
         }),
@@ -306,14 +250,14 @@ export class BridgeDriver implements Driver {
           for (const c of ctx.forwarding.reverse()) restoreSysctl(c, ns);
         },
       },
-      masqueradeStep<BridgeAddContext>({ ...(ns ? { netns: ns } : {}), save: (ctx, masquerade) => this.saveRecord(ctx, { masquerade }) }),
+      masqueradeStep<BridgeAddContext>({ ...(ns ? { netns: ns } : {}), save: (ctx, masquerade) => void saveRecord(this.attachments, ctx, { masquerade }) }),
       {
         name: 'spoofcheck',
         run: async (ctx) => {
           if (!ctx.bridge.macspoofchk) return;
           const { addSpoofcheck, SPOOFCHECK_TABLE } = await import('./bridge-spoofcheck.js');
           const entry = { table: SPOOFCHECK_TABLE, mac: ctx.podMac };
-          this.saveRecord(ctx, { spoofcheck: entry });
+          saveRecord(this.attachments, ctx, { spoofcheck: entry });
           addSpoofcheck(entry.table, ctx.req.hostVethName, entry.mac, ns);
           ctx.spoofcheck = entry;
         },
@@ -329,31 +273,12 @@ export class BridgeDriver implements Driver {
           this.untilReady(ctx);
           // The MACs as they are now: a bridge's follows its ports unless a gateway pinned it.
           ctx.bridgeMac = ctx.node.linkGet(ctx.bridgeIndex)?.attrs.address ?? ctx.bridgeMac;
-          ctx.hostMac = ctx.node.linkGet(ctx.hostIndex)?.attrs.address ?? ctx.hostMac;
+          ctx.hostMac = ctx.node.linkGet(ctx.hostIfindex)?.attrs.address ?? ctx.hostMac;
         },
       },
     ];
     if (steps.map((s) => s.name).join() !== BRIDGE_ADD_STEPS.join()) throw new Error('BRIDGE_ADD_STEPS does not list the steps of ADD');
     return steps;
-  }
-
-  private async preflight(ctx: BridgeAddContext): Promise<void> {
-    const { req } = ctx;
-    ctx.podNs = NetNs.open(req.netns);
-    ctx.pod = SyncClient.open({ netns: ctx.podNs });
-    if (ctx.pod.linkGet(req.ifname)) {
-      throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
-    }
-    if (ctx.node.linkGet(req.hostVethName)) {
-      throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
-    }
-    const stale = this.state(ctx.settings).read(req.hostVethName);
-    if (stale) {
-      this.log.warn({ record: stale }, 'an earlier attachment with the same host veth left a record: cleaning what is left of it');
-      const problems = [...(await this.removeEntries(stale)), ...this.cleanNodeSide(ctx.node, req.hostVethName)];
-      if (problems.length) throw new Error(`cannot clean what an earlier attachment of ${req.hostVethName} left: ${problems.join('; ')}`);
-      this.state(ctx.settings).remove(req.hostVethName);
-    }
   }
 
   /**
@@ -363,12 +288,11 @@ export class BridgeDriver implements Driver {
    * a default route with a gateway.
    */
   private planAddresses(ctx: BridgeAddContext, result: IpamResult): void {
-    if (!result.ips.length) throw new Error('the IPAM plugin returned no address');
+    ctx.addresses = podAddressesOf(result);
     const routes: CniRoute[] = result.routes.map((r) => ({ ...r }));
     const defaultDone = new Set<Family>();
     for (const ip of result.ips) {
-      const parsed = splitCidr(ip.address);
-      if (!parsed) throw new Error(`the IPAM plugin returned ${JSON.stringify(ip.address)}, which is not an address`);
+      const parsed = splitCidr(ip.address)!;
       const out: CniIpConfig = { address: ip.address, interface: 2 };
       let gateway = ip.gateway;
       if (gateway === undefined && ctx.bridge.isGateway) gateway = firstHostOf(ip.address);
@@ -381,11 +305,9 @@ export class BridgeDriver implements Driver {
       }
       if (ctx.bridge.isGateway && gateway !== undefined) ctx.gateways.push({ family: parsed.family, cidr: `${gateway}/${parsed.prefix}` });
       ctx.ips.push(out);
-      if (!ctx.addresses.some((a) => a.ip === parsed.ip)) ctx.addresses.push({ ip: parsed.ip, family: parsed.family });
     }
     for (const r of routes) if (!splitCidr(r.dst)) throw new Error(`the IPAM plugin returned a route to ${JSON.stringify(r.dst)}, which is not a CIDR`);
     ctx.routes = routes;
-    if (ctx.addresses.some((a) => a.family === 6) && !ipv6Available(this.options.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
   }
 
   /** Makes the bridge if it is missing, checks it is one, and sets it as the config says. Under the lock. */
@@ -436,18 +358,18 @@ export class BridgeDriver implements Driver {
         if (!v6) throw new Error(`IPv6 is not available in ${req.netns}`);
         for (const dev of ['lo', req.ifname]) setSysctl(ipv6Conf(dev, 'disable_ipv6'), '0', podNs);
       }
-      for (const ip of ctx.ips) ctx.pod!.addressAdd(ctx.podIndex, ip.address, withBroadcast(ip.address));
-      ctx.pod!.linkSet(ctx.podIndex, { up: true });
+      for (const ip of ctx.ips) ctx.pod!.addressAdd(ctx.podIfindex, ip.address, withBroadcast(ip.address));
+      ctx.pod!.linkSet(ctx.podIfindex, { up: true });
       if (ctx.bridge.enabledad && ctx.addresses.some((a) => a.family === 6)) this.untilDadDone(ctx);
     } else if (!ctx.bridge.disableContainerInterface) {
-      ctx.pod!.linkSet(ctx.podIndex, { up: true });
+      ctx.pod!.linkSet(ctx.podIfindex, { up: true });
     }
   }
 
   /** With DAD on: until no IPv6 address of the pod's interface is tentative; a duplicate fails ADD. */
   private untilDadDone(ctx: BridgeAddContext): void {
     waitForKernel(ctx.podNs, [RTNLGRP.IPV6_IFADDR], (client) => {
-      const addresses = client.addressList({ family: AF_INET6, ifindex: ctx.podIndex });
+      const addresses = client.addressList({ family: AF_INET6, ifindex: ctx.podIfindex });
       const flagsOf = (a: (typeof addresses)[number]) => (a.attrs as { flags?: number }).flags ?? a.ifaddr.flags;
       const failed = addresses.find((a) => flagsOf(a) & IFA_F.DADFAILED);
       if (failed) throw new Error(`duplicate address detection failed for ${(failed.attrs as { address?: string }).address} on ${ctx.req.ifname}: another host holds it`);
@@ -498,7 +420,7 @@ export class BridgeDriver implements Driver {
       return undefined;
     };
     waitForKernel(this.options.nodeNetns, [RTNLGRP.LINK], (client) => {
-      const host = client.linkGet(ctx.hostIndex);
+      const host = client.linkGet(ctx.hostIfindex);
       const missing = carries(host, `host veth ${ctx.req.hostVethName}`);
       if (missing) return missing;
       const br = client.linkGet(ctx.bridgeIndex);
@@ -510,7 +432,7 @@ export class BridgeDriver implements Driver {
       if (stp === 0) return carries(br, `bridge ${ctx.bridge.bridge}`);
       return undefined;
     }, `the bridge port ${ctx.req.hostVethName}`, timeout);
-    waitForKernel(ctx.podNs, [RTNLGRP.LINK], (client) => carries(client.linkGet(ctx.podIndex), `${ctx.req.ifname} in the pod`), `${ctx.req.ifname} in ${ctx.req.netns}`, timeout);
+    waitForKernel(ctx.podNs, [RTNLGRP.LINK], (client) => carries(client.linkGet(ctx.podIfindex), `${ctx.req.ifname} in the pod`), `${ctx.req.ifname} in ${ctx.req.netns}`, timeout);
   }
 
   private resultOf(ctx: BridgeAddContext): CniResult {
@@ -528,57 +450,21 @@ export class BridgeDriver implements Driver {
 
   // ---- DEL ----------------------------------------------------------------------------------------
 
-  async del(req: DelRequest): Promise<void> {
-    const settings = req.config.sluice;
-    const state = this.state(settings);
-    const record = state.read(req.hostVethName);
-    const problems = await this.removeEntries(record);
-    const node = this.nodeClient();
-    try {
-      problems.push(...this.cleanNodeSide(node, req.hostVethName));
-    } finally {
-      node.close();
-    }
-    try {
-      await req.ipam?.del(req.ipamRequest);
-    } catch (err) {
-      if (!problems.length) throw err;
-      problems.push(`releasing the addresses (IPAM ${req.config.ipam?.type}): ${messageOf(err)}`);
-    }
-    if (problems.length) throw new CniError(CniCode.Internal, `DEL of ${req.containerId} ${req.ifname} left something behind`, problems.join('; '));
-    state.remove(req.hostVethName);
-    this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName }, 'attachment deleted');
+  del(req: DelRequest): Promise<void> {
+    return removeAttachment(this.attachments, req);
   }
 
   /** The masquerade and anti-spoofing entries a record lists, removed; returns what failed. */
   private async removeEntries(record: BridgeRecord | undefined): Promise<string[]> {
-    const problems: string[] = [];
-    if (record?.masquerade) {
-      try {
-        await removeMasquerade(record.masquerade, this.options.nodeNetns);
-      } catch (err) {
-        problems.push(`removing the masquerade elements ${record.masquerade.prefixes.join(', ')}: ${messageOf(err)}`);
-      }
-    }
-    if (record?.spoofcheck) {
-      try {
+    const problems = await masqueradeProblems(record, this.options.nodeNetns);
+    const spoofcheck = record?.spoofcheck;
+    if (spoofcheck) {
+      await attempt(problems, `removing the anti-spoofing entry of ${record.hostVeth}`, async () => {
         const { removeSpoofcheck } = await import('./bridge-spoofcheck.js');
-        removeSpoofcheck(record.spoofcheck.table, record.hostVeth, record.spoofcheck.mac, this.options.nodeNetns);
-      } catch (err) {
-        problems.push(`removing the anti-spoofing entry of ${record.hostVeth}: ${messageOf(err)}`);
-      }
+        removeSpoofcheck(spoofcheck.table, record.hostVeth, spoofcheck.mac, this.options.nodeNetns);
+      });
     }
     return problems;
-  }
-
-  /** Deletes the host veth (the pod's end goes with it); returns what failed. */
-  private cleanNodeSide(node: SyncClient, hostVeth: string): string[] {
-    try {
-      node.linkDeleteIfExists(hostVeth);
-      return [];
-    } catch (err) {
-      return [`deleting ${hostVeth}: ${messageOf(err)}`];
-    }
   }
 
   // ---- CHECK --------------------------------------------------------------------------------------
@@ -587,82 +473,30 @@ export class BridgeDriver implements Driver {
     const settings = req.config.sluice;
     const bridge = bridgeSettingsOf(req.config.raw, settings);
     const record = this.state(settings).read(req.hostVethName);
-    const node = this.nodeClient();
-    const podNs = NetNs.open(req.netns);
-    let diffs: string[];
-    try {
-      const pod = SyncClient.open({ netns: podNs });
-      try {
-        diffs = findBridgeDifferences({ bridge, hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, node, pod });
-      } finally {
-        pod.close();
-      }
-    } finally {
-      podNs.close();
-      node.close();
-    }
+    const diffs = withNodeAndPod(this.options.nodeNetns, req.netns, (node, pod) =>
+      findBridgeDifferences({ bridge, hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, node, pod }));
     const podIndex = req.prevResult.interfaces.findIndex((i) => i.name === req.ifname && i.sandbox === req.netns);
     const podAddresses = req.prevResult.ips.filter((ip) => ip.interface === podIndex).map((ip) => ip.address);
-    if ((settings.ipMasq && podAddresses.length) || record?.masquerade) {
-      const table = record?.masquerade?.table ?? masqueradeTableOf(settings);
-      diffs.push(...(await masqueradeDifferences(table, settings, hostPrefixes(podAddresses), this.options.nodeNetns)));
-    }
+    if ((settings.ipMasq && podAddresses.length) || record?.masquerade) diffs.push(...(await masqueradeCheck(settings, record, podAddresses, this.options.nodeNetns)));
     if (bridge.macspoofchk || record?.spoofcheck) {
       const { spoofcheckDifferences, SPOOFCHECK_TABLE } = await import('./bridge-spoofcheck.js');
       const mac = req.prevResult.interfaces[podIndex]?.mac ?? record?.spoofcheck?.mac ?? '';
       diffs.push(...spoofcheckDifferences(record?.spoofcheck?.table ?? SPOOFCHECK_TABLE, req.hostVethName, mac, this.options.nodeNetns));
     }
-    if (diffs.length) {
-      throw new CniError(CniCode.Internal, `CHECK: ${diffs.length === 1 ? diffs[0] : `${diffs.length} differences, first: ${diffs[0]}`}`, diffs.join('; '));
-    }
-    if (req.ipam) {
-      const ips = record?.ipam ?? req.prevResult.ips.filter((ip) => ip.interface === podIndex).map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
-      await req.ipam.check(req.ipamRequest, { ips, routes: [] });
-    }
+    await concludeCheck(req, diffs, record?.ipam ?? ipamIpsOf(req.prevResult.ips.filter((ip) => ip.interface === podIndex)));
   }
 
   // ---- GC and STATUS ------------------------------------------------------------------------------
 
-  async gc(req: GcRequest): Promise<void> {
-    const state = this.state(req.config.sluice);
-    const valid = new Set(req.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
-    const problems: string[] = [];
-    const stale = state.list().filter((r) => r.network === req.config.name && !valid.has(`${r.containerId}/${r.ifname}`));
-    if (stale.length) {
-      const node = this.nodeClient();
-      try {
-        for (const record of stale) {
-          const left = [...(await this.removeEntries(record)), ...this.cleanNodeSide(node, record.hostVeth)];
-          if (left.length) problems.push(...left.map((p) => `${record.containerId} ${record.ifname}: ${p}`));
-          else state.remove(record.hostVeth);
-          this.log.info({ containerId: record.containerId, ifname: record.ifname, hostVeth: record.hostVeth }, 'stale attachment collected');
-        }
-      } finally {
-        node.close();
-      }
-    }
-    try {
-      await req.ipam?.gc(req.ipamGcRequest);
-    } catch (err) {
-      if (!problems.length && err instanceof CniError) throw err;
-      problems.push(`IPAM GC: ${messageOf(err)}`);
-    }
-    if (problems.length) throw new CniError(CniCode.Internal, 'GC could not remove everything', problems.join('; '));
+  gc(req: GcRequest): Promise<void> {
+    return collectStale(this.attachments, req);
   }
 
-  async status(req: StatusRequest): Promise<void> {
-    if (req.ipam) {
-      const status = await req.ipam.status(req.ipamStatusRequest);
-      if (!status.ok) throw new CniError(CniCode.NotAvailable, 'IPAM is not available', status.reason ?? '');
-    }
+  status(req: StatusRequest): Promise<void> {
+    return ipamStatus(req);
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
-
-  private saveRecord(ctx: BridgeAddContext, changes: Partial<BridgeRecord>): void {
-    ctx.record = { ...ctx.record!, ...changes };
-    this.state(ctx.settings).write(ctx.record);
-  }
 
   /** Runs a section under the bridge's lock (<stateDir>/bridge/locks/<bridge>.lock). */
   private locked<T>(ctx: BridgeAddContext, fn: () => T): T {
@@ -671,10 +505,6 @@ export class BridgeDriver implements Driver {
 
   private portsOf(node: SyncClient, bridgeIndex: number): LinkMessage[] {
     return node.linkList().filter((l) => l.attrs.master === bridgeIndex);
-  }
-
-  private nodeClient(): SyncClient {
-    return SyncClient.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
   }
 
   private state(settings: SluiceSettings): BridgeState {

@@ -8,11 +8,12 @@ import { AttachType } from '../bpf/syscall.js';
 import { podEgressProgram } from '../bpf/layout.js';
 import type { PinPaths } from '../bpf/pins.js';
 import type { CniResult } from '../cni/types.js';
-import { AF_INET, AF_INET6, type SyncClient } from '../netlink/client.js';
+import type { SyncClient } from '../netlink/client.js';
 import { IFF_UP, type LinkMessage } from '../netlink/rtnetlink/link.js';
 import { NUD } from '../netlink/rtnetlink/neighbour.js';
 import type { NetNs } from '../netns.js';
-import { canonicalIp, familyOf, hostPrefix, sameMac, splitCidr, type Family } from './ip.js';
+import { checkPodRoutes, cidrOf } from './attachment-check.js';
+import { canonicalIp, hostPrefix, sameMac, splitCidr, type Family } from './ip.js';
 import { PinnedMaps, pinnedLink, pinnedProgramId } from './pinned.js';
 import { FORWARDING, readSysctl } from './sysctl.js';
 
@@ -55,7 +56,7 @@ export function findDifferences(input: CheckInput): string[] {
   } else {
     checkLink(diffs, `interface ${input.ifname} in the pod`, podLink, podIface);
     checkPodAddresses(diffs, input, podLink, expected);
-    checkPodRoutes(diffs, input, podLink);
+    checkPodRoutes(diffs, input.pod, input.prevResult.routes, { ifindex: podLink.ifinfo.index, ifname: input.ifname });
     if (hostLink) checkGatewayNeighbours(diffs, input, podLink, hostLink, families);
   }
 
@@ -112,13 +113,8 @@ function checkLink(diffs: string[], what: string, link: LinkMessage, expected: {
   if (expected?.mtu !== undefined && link.attrs.mtu !== expected.mtu) diffs.push(`${what} has MTU ${link.attrs.mtu}, expected ${expected.mtu}`);
 }
 
-function addressOf(a: { attrs: { local?: string; address?: string } }): string | undefined {
-  const text = a.attrs.local ?? a.attrs.address;
-  return text === undefined ? undefined : canonicalIp(text);
-}
-
 function checkPodAddresses(diffs: string[], input: CheckInput, podLink: LinkMessage, expected: Expected): void {
-  const present = input.pod.addressList({ ifindex: podLink.ifinfo.index }).map((a) => `${addressOf(a as never)}/${a.ifaddr.prefixlen}`);
+  const present = input.pod.addressList({ ifindex: podLink.ifinfo.index }).map((a) => cidrOf(a));
   for (const a of expected.addresses) {
     const cidr = `${a.ip}/${a.prefix}`;
     if (!present.includes(cidr)) diffs.push(`address ${cidr} is missing on ${input.ifname} in the pod`);
@@ -126,25 +122,6 @@ function checkPodAddresses(diffs: string[], input: CheckInput, podLink: LinkMess
 }
 
 const gatewayOf = (input: CheckInput, family: Family): string => (family === 4 ? input.gateway.ipv4 : input.gateway.ipv6);
-
-function checkPodRoutes(diffs: string[], input: CheckInput, podLink: LinkMessage): void {
-  const routes = input.pod.routeList({ family: 0 });
-  for (const r of input.prevResult.routes) {
-    const dst = splitCidr(r.dst);
-    if (!dst) {
-      diffs.push(`prevResult route ${r.dst} is not a CIDR`);
-      continue;
-    }
-    const gw = r.gw === undefined ? undefined : canonicalIp(r.gw);
-    const found = routes.some((m) => {
-      if (m.rtm.family !== (dst.family === 4 ? AF_INET : AF_INET6) || m.rtm.dstLen !== dst.prefix) return false;
-      if (dst.prefix > 0 && canonicalIp(m.attrs.dst ?? '') !== dst.ip) return false;
-      if (m.attrs.oif !== podLink.ifinfo.index) return false;
-      return gw === undefined || canonicalIp(m.attrs.gateway ?? '') === gw;
-    });
-    if (!found) diffs.push(`route ${r.dst}${gw ? ` via ${gw}` : ''} dev ${input.ifname} is missing in the pod`);
-  }
-}
 
 function checkGatewayNeighbours(diffs: string[], input: CheckInput, podLink: LinkMessage, hostLink: LinkMessage, families: Set<Family>): void {
   const neighbours = input.pod.neighbourList({ ifindex: podLink.ifinfo.index });

@@ -40,25 +40,26 @@ import { PinPaths } from '../bpf/pins.js';
 import type { AddRequest, CheckRequest, DelRequest, Driver, GcRequest, StatusRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
 import type { CniInterface, CniIpConfig, CniResult, CniRoute, SluiceSettings } from '../cni/types.js';
-import type { IpamResult } from '../ipam/types.js';
-import { AF_INET, AF_INET6, SyncClient } from '../netlink/client.js';
+import { AF_INET, AF_INET6, type SyncClient } from '../netlink/client.js';
 import { NetlinkError } from '../netlink/errors.js';
 import { IFA_F } from '../netlink/rtnetlink/address.js';
 import { IF_OPER } from '../netlink/rtnetlink/link.js';
-import { NetNs } from '../netns.js';
+import type { NetNs } from '../netns.js';
+import { concludeCheck, ipamStatus, masqueradeCheck, withNodeAndPod } from './attachment-check.js';
+import { attemptSync, collectStale, hostVethProblems, masqueradeProblems, removeAttachment } from './attachment-removal.js';
+import {
+  attachmentContext, ipamIpsOf, ipamStep, noLogger, podAddressesOf, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
+  type AttachmentContext, type AttachmentDriver, type DriverLogger, type PodAddress,
+} from './attachment-steps.js';
 import { findDifferences } from './check.js';
-import { hostPrefixes, masqueradeDifferences, masqueradeStep, masqueradeTableOf, removeMasquerade, type MasqueradeRecord } from './masq-step.js';
+import { masqueradeStep, type MasqueradeRecord } from './masq-step.js';
 import { canonicalIp, defaultDst, hostPrefix, splitCidr, type Family } from './ip.js';
 import { PinnedMaps } from './pinned.js';
 import { EndpointState, type EndpointRecord } from './state.js';
-import { runSteps, messageOf, type FaultPoint, type Step } from './steps.js';
+import type { FaultPoint, Step } from './steps.js';
 import { enableForwarding, ipv4Conf, ipv6Available, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
 
-export interface DriverLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+export type { DriverLogger } from './attachment-steps.js';
 
 export interface EbpfDriverOptions {
   /** The node's namespace: host veths, routes, sysctls and attachments live there. Default: the caller's. */
@@ -85,26 +86,9 @@ const ARP_IGNORE_ALL = '8';
 /** addr_gen_mode 1 (none): no IPv6 link-local address, so the host veth sends no ND, MLD or RS. */
 const ADDR_GEN_MODE_NONE = '1';
 
-interface PodAddress {
-  ip: string;
-  family: Family;
-}
-
-interface AddContext {
-  req: AddRequest;
-  settings: SluiceSettings;
-  node: SyncClient;
-  pod?: SyncClient;
-  podNs?: NetNs;
+interface AddContext extends AttachmentContext<EndpointRecord> {
   mtu: number;
-  record?: EndpointRecord;
-  ipamResult?: IpamResult;
-  addresses: PodAddress[];
   families: Family[];
-  hostIfindex: number;
-  hostMac: string;
-  podIfindex: number;
-  podMac: string;
   podRoutes: CniRoute[];
   hostRoutes: string[];
   datapath?: Datapath;
@@ -112,89 +96,48 @@ interface AddContext {
   forwarding: SysctlChange[];
 }
 
-const noLogger: DriverLogger = { debug() {}, info() {}, warn() {} };
-
 export class EbpfDriver implements Driver {
   private readonly log: DriverLogger;
+  /** What the steps and verbs both modes share need of this one. */
+  private readonly attachments: AttachmentDriver<EndpointRecord>;
 
   constructor(private readonly options: EbpfDriverOptions = {}) {
     this.log = options.logger ?? noLogger;
+    this.attachments = {
+      log: this.log,
+      nodeNetns: options.nodeNetns,
+      store: (settings) => this.state(settings),
+      cleanup: async (node, settings, hostVeth, record) => [...(await masqueradeProblems(record, options.nodeNetns)), ...this.cleanHostSide(node, settings, hostVeth, record)],
+    };
   }
 
   // ---- ADD ----------------------------------------------------------------------------------------
 
   async add(req: AddRequest): Promise<CniResult> {
-    const settings = req.config.sluice;
-    const ctx: AddContext = {
-      req, settings, node: this.nodeClient(), mtu: DEFAULT_MTU, addresses: [], families: [],
-      hostIfindex: 0, hostMac: '', podIfindex: 0, podMac: '', podRoutes: [], hostRoutes: [], forwarding: [],
-    };
-    try {
-      await runSteps(this.addSteps(), ctx, { operation: 'ADD', ...(this.options.failAt ? { failAt: this.options.failAt } : {}), logger: this.log });
-    } finally {
-      ctx.datapath?.close();
-      ctx.pod?.close();
-      ctx.podNs?.close();
-      ctx.node.close();
-    }
+    const ctx: AddContext = { ...attachmentContext(this.attachments, req), mtu: DEFAULT_MTU, families: [], podRoutes: [], hostRoutes: [], forwarding: [] };
+    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => ctx.datapath?.close());
     this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName, addresses: ctx.addresses.map((a) => a.ip) }, 'attachment added');
     return this.resultOf(ctx);
   }
 
   private addSteps(): Step<AddContext>[] {
     const steps: Step<AddContext>[] = [
-      { name: 'preflight', run: (ctx) => this.preflight(ctx) },
-      {
-        name: 'state',
-        run: (ctx) => {
-          const { req } = ctx;
-          ctx.record = this.state(ctx.settings).create({
-            containerId: req.containerId, ifname: req.ifname, network: req.config.name, hostVeth: req.hostVethName, netns: req.netns, addresses: [],
-          });
+      preflightStep<EndpointRecord, AddContext>(this.attachments, (ctx) => {
+        // The MTU: the config's, else the uplink's, else 1500.
+        ctx.mtu = ctx.settings.mtu ?? uplinkMtu(ctx.node) ?? DEFAULT_MTU;
+      }),
+      stateStep<EndpointRecord, AddContext>(this.attachments, (ctx, first) => this.state(ctx.settings).create(first)),
+      ipamStep<EndpointRecord, AddContext>(this.attachments, {
+        requiredIn: 'ebpf',
+        plan: (ctx, result) => {
+          ctx.addresses = podAddressesOf(result, (a) => (a.ip === canonicalIp(gatewayOf(ctx.settings, a.family)) ? `the IPAM plugin returned ${a.ip}, the pods' gateway address` : undefined));
+          ctx.families = [...new Set(ctx.addresses.map((a) => a.family))].sort();
         },
-        undo: (ctx) => this.state(ctx.settings).remove(ctx.req.hostVethName, ctx.record!.id),
-      },
-      {
-        name: 'ipam',
-        run: async (ctx) => {
-          const ipam = ctx.req.ipam;
-          if (!ipam) throw new CniError(CniCode.InvalidNetworkConfig, 'invalid network config: "ipam" is required in mode "ebpf"');
-          ctx.ipamResult = await ipam.add(ctx.req.ipamRequest);
-          try {
-            ctx.addresses = podAddresses(ctx.ipamResult, ctx.settings);
-            ctx.families = [...new Set(ctx.addresses.map((a) => a.family))].sort();
-            if (ctx.families.includes(6) && !ipv6Available(this.options.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
-            this.saveRecord(ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ctx.ipamResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address })) });
-          } catch (err) {
-            await ipam.del(ctx.req.ipamRequest).catch((e: unknown) => this.log.warn({ err: e }, 'releasing the addresses again failed'));
-            throw err;
-          }
-        },
-        undo: (ctx) => ctx.req.ipam!.del(ctx.req.ipamRequest),
-      },
-      {
-        name: 'veth',
-        run: (ctx) => {
-          const { req } = ctx;
-          const peer: { name: string; netnsFd: number; mtu: number; address?: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd, mtu: ctx.mtu };
-          if (req.requestedMac) peer.address = req.requestedMac;
-          ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', mtu: ctx.mtu, peer });
-          try {
-            const host = ctx.node.linkGet(req.hostVethName);
-            const pod = ctx.pod!.linkGet(req.ifname);
-            if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
-            ctx.hostIfindex = host.ifinfo.index;
-            ctx.hostMac = host.attrs.address ?? '';
-            ctx.podIfindex = pod.ifinfo.index;
-            ctx.podMac = pod.attrs.address ?? '';
-            this.saveRecord(ctx, { hostIfindex: ctx.hostIfindex, hostMac: ctx.hostMac, podMac: ctx.podMac });
-          } catch (err) {
-            ctx.node.linkDeleteIfExists(req.hostVethName);
-            throw err;
-          }
-        },
-        undo: (ctx) => void ctx.node.linkDeleteIfExists(ctx.req.hostVethName),
-      },
+      }),
+      vethStep<EndpointRecord, AddContext>(this.attachments, {
+        mtu: (ctx) => ctx.mtu,
+        save: (ctx) => ({ hostIfindex: ctx.hostIfindex, hostMac: ctx.hostMac, podMac: ctx.podMac }),
+      }),
       {
         name: 'host-veth',
         run: (ctx) => {
@@ -280,7 +223,7 @@ export class EbpfDriver implements Driver {
         run: (ctx) => void ctx.datapath!.attach(ctx.req.hostVethName, 'ingress'),
         undo: (ctx) => void ctx.datapath!.detach(ctx.req.hostVethName, 'ingress'),
       },
-      masqueradeStep<AddContext>({ ...this.nodeNetnsOption(), save: (ctx, masquerade) => this.saveRecord(ctx, { masquerade }) }),
+      masqueradeStep<AddContext>({ ...this.nodeNetnsOption(), save: (ctx, masquerade) => void saveRecord(this.attachments, ctx, { masquerade }) }),
       {
         name: 'forwarding',
         run: (ctx) => void (ctx.forwarding = enableForwarding(ctx.families, this.options.nodeNetns)),
@@ -291,31 +234,6 @@ export class EbpfDriver implements Driver {
     ];
     if (steps.map((s) => s.name).join() !== ADD_STEPS.join()) throw new Error('ADD_STEPS does not list the steps of ADD');
     return steps;
-  }
-
-  private async preflight(ctx: AddContext): Promise<void> {
-    const { req } = ctx;
-    ctx.podNs = NetNs.open(req.netns);
-    ctx.pod = SyncClient.open({ netns: ctx.podNs });
-    if (ctx.pod.linkGet(req.ifname)) {
-      throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
-    }
-    if (ctx.node.linkGet(req.hostVethName)) {
-      throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
-    }
-    const stale = this.state(ctx.settings).read(req.hostVethName);
-    if (stale) {
-      this.log.warn({ record: stale }, 'an earlier attachment with the same host veth left a record: cleaning what is left of it');
-      const problems = [...(await this.removeMasquerade(stale)), ...this.cleanHostSide(ctx.node, ctx.settings, req.hostVethName, stale)];
-      if (problems.length) throw new Error(`cannot clean what an earlier attachment of ${req.hostVethName} left: ${problems.join('; ')}`);
-      this.state(ctx.settings).remove(req.hostVethName, stale.id);
-    }
-    ctx.mtu = ctx.settings.mtu ?? uplinkMtu(ctx.node) ?? DEFAULT_MTU;
-  }
-
-  private saveRecord(ctx: AddContext, changes: Partial<EndpointRecord>): void {
-    ctx.record = { ...ctx.record!, ...changes };
-    this.state(ctx.settings).write(ctx.record);
   }
 
   private resultOf(ctx: AddContext): CniResult {
@@ -332,28 +250,8 @@ export class EbpfDriver implements Driver {
 
   // ---- DEL ----------------------------------------------------------------------------------------
 
-  async del(req: DelRequest): Promise<void> {
-    const settings = req.config.sluice;
-    const state = this.state(settings);
-    const record = state.read(req.hostVethName);
-    const problems = await this.removeMasquerade(record);
-    const node = this.nodeClient();
-    try {
-      problems.push(...this.cleanHostSide(node, settings, req.hostVethName, record));
-    } finally {
-      node.close();
-    }
-    try {
-      await req.ipam?.del(req.ipamRequest);
-    } catch (err) {
-      // Alone, the IPAM's own error goes out as it is (its code may say "try again later").
-      if (!problems.length) throw err;
-      problems.push(`releasing the addresses (IPAM ${req.config.ipam?.type}): ${messageOf(err)}`);
-    }
-    if (problems.length) throw new CniError(CniCode.Internal, `DEL of ${req.containerId} ${req.ifname} left something behind`, problems.join('; '));
-    state.remove(req.hostVethName, record?.id);
-    for (const id of record ? [] : state.idsOf(req.hostVethName)) state.releaseId(id, req.hostVethName);
-    this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName }, 'attachment deleted');
+  del(req: DelRequest): Promise<void> {
+    return removeAttachment(this.attachments, req);
   }
 
   /**
@@ -362,13 +260,7 @@ export class EbpfDriver implements Driver {
    */
   private cleanHostSide(node: SyncClient, settings: SluiceSettings, hostVeth: string, record: EndpointRecord | undefined): string[] {
     const problems: string[] = [];
-    const attempt = (what: string, fn: () => void) => {
-      try {
-        fn();
-      } catch (err) {
-        problems.push(`${what}: ${messageOf(err)}`);
-      }
-    };
+    const attempt = (what: string, fn: () => void) => attemptSync(problems, what, fn);
     const paths = new PinPaths(settings.pinRoot);
     let liveIfindex: number | undefined;
     attempt(`looking up ${hostVeth}`, () => void (liveIfindex = node.linkGet(hostVeth)?.ifinfo.index));
@@ -403,77 +295,31 @@ export class EbpfDriver implements Driver {
       }
     });
 
-    attempt(`deleting ${hostVeth}`, () => void node.linkDeleteIfExists(hostVeth));
-    return problems;
+    return [...problems, ...hostVethProblems(node, hostVeth)];
   }
 
   // ---- CHECK --------------------------------------------------------------------------------------
 
   async check(req: CheckRequest): Promise<void> {
     const settings = req.config.sluice;
-    const node = this.nodeClient();
-    const podNs = NetNs.open(req.netns);
-    let diffs: string[];
-    try {
-      const pod = SyncClient.open({ netns: podNs });
-      try {
-        diffs = findDifferences({
-          hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, gateway: settings.gateway,
-          node, pod, paths: new PinPaths(settings.pinRoot), ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}),
-        });
-      } finally {
-        pod.close();
-      }
-    } finally {
-      podNs.close();
-      node.close();
-    }
+    const diffs = withNodeAndPod(this.options.nodeNetns, req.netns, (node, pod) => findDifferences({
+      hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, gateway: settings.gateway,
+      node, pod, paths: new PinPaths(settings.pinRoot), ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}),
+    }));
     const record = this.state(settings).read(req.hostVethName);
     if (settings.ipMasq || record?.masquerade) {
       const podAddresses = req.prevResult.ips.filter((ip) => req.prevResult.interfaces[ip.interface ?? -1]?.sandbox === req.netns).map((ip) => ip.address);
-      const table = record?.masquerade?.table ?? masqueradeTableOf(settings);
-      diffs.push(...(await masqueradeDifferences(table, settings, hostPrefixes(podAddresses), this.options.nodeNetns)));
+      diffs.push(...(await masqueradeCheck(settings, record, podAddresses, this.options.nodeNetns)));
     }
-    if (diffs.length) {
-      throw new CniError(CniCode.Internal, `CHECK: ${diffs.length === 1 ? diffs[0] : `${diffs.length} differences, first: ${diffs[0]}`}`, diffs.join('; '));
-    }
-    if (req.ipam) {
-      // The IPAM checks its lease against what it handed out (its subnet's prefix length and gateway),
-      // which the record kept; the result holds the pod's /32 and the link-local gateway instead.
-      const ips = record?.ipam ?? req.prevResult.ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
-      await req.ipam.check(req.ipamRequest, { ips, routes: [] });
-    }
+    // The IPAM checks its lease against what it handed out (its subnet's prefix length and gateway),
+    // which the record kept; the result holds the pod's /32 and the link-local gateway instead.
+    await concludeCheck(req, diffs, record?.ipam ?? ipamIpsOf(req.prevResult.ips));
   }
 
   // ---- GC and STATUS ------------------------------------------------------------------------------
 
-  async gc(req: GcRequest): Promise<void> {
-    const settings = req.config.sluice;
-    const state = this.state(settings);
-    const valid = new Set(req.validAttachments.map((a) => `${a.containerID}/${a.ifname}`));
-    const problems: string[] = [];
-    const stale = state.list().filter((r) => r.network === req.config.name && !valid.has(`${r.containerId}/${r.ifname}`));
-    if (stale.length) {
-      const node = this.nodeClient();
-      try {
-        for (const record of stale) {
-          const left = [...(await this.removeMasquerade(record)), ...this.cleanHostSide(node, settings, record.hostVeth, record)];
-          if (left.length) problems.push(...left.map((p) => `${record.containerId} ${record.ifname}: ${p}`));
-          else state.remove(record.hostVeth, record.id);
-          this.log.info({ containerId: record.containerId, ifname: record.ifname, hostVeth: record.hostVeth }, 'stale attachment collected');
-        }
-      } finally {
-        node.close();
-      }
-    }
-    // The IPAM plugin releases the leases of every attachment not in the list itself.
-    try {
-      await req.ipam?.gc(req.ipamGcRequest);
-    } catch (err) {
-      if (!problems.length && err instanceof CniError) throw err;
-      problems.push(`IPAM GC: ${messageOf(err)}`);
-    }
-    if (problems.length) throw new CniError(CniCode.Internal, 'GC could not remove everything', problems.join('; '));
+  gc(req: GcRequest): Promise<void> {
+    return collectStale(this.attachments, req);
   }
 
   async status(req: StatusRequest): Promise<void> {
@@ -481,31 +327,13 @@ export class EbpfDriver implements Driver {
     const { defaultObjectPath } = await import('../bpf/datapath.js');
     const objectPath = this.options.objectPath ?? defaultObjectPath;
     if (!existsSync(objectPath)) throw new CniError(CniCode.NotAvailable, 'the eBPF data path cannot be loaded', `the program ${objectPath} is missing`);
-    if (req.ipam) {
-      const status = await req.ipam.status(req.ipamStatusRequest);
-      if (!status.ok) throw new CniError(CniCode.NotAvailable, 'IPAM is not available', status.reason ?? '');
-    }
+    await ipamStatus(req);
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
 
-  /** Removes the masquerade elements a record lists; returns what failed. */
-  private async removeMasquerade(record: EndpointRecord | undefined): Promise<string[]> {
-    if (!record?.masquerade) return [];
-    try {
-      await removeMasquerade(record.masquerade, this.options.nodeNetns);
-      return [];
-    } catch (err) {
-      return [`removing the masquerade elements ${record.masquerade.prefixes.join(', ')} from table inet ${record.masquerade.table}: ${messageOf(err)}`];
-    }
-  }
-
   private nodeNetnsOption(): { netns?: NetNs } {
     return this.options.nodeNetns ? { netns: this.options.nodeNetns } : {};
-  }
-
-  private nodeClient(): SyncClient {
-    return SyncClient.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
   }
 
   private state(settings: SluiceSettings): EndpointState {
@@ -526,19 +354,6 @@ export class EbpfDriver implements Driver {
 
 function gatewayOf(settings: SluiceSettings, family: Family): string {
   return family === 4 ? settings.gateway.ipv4 : settings.gateway.ipv6;
-}
-
-/** The pod's own addresses from an IPAM result, checked: at least one, no duplicates, none a gateway. */
-function podAddresses(result: IpamResult, settings: SluiceSettings): PodAddress[] {
-  if (!result.ips.length) throw new Error('the IPAM plugin returned no address');
-  const out: PodAddress[] = [];
-  for (const ip of result.ips) {
-    const parsed = splitCidr(ip.address);
-    if (!parsed) throw new Error(`the IPAM plugin returned ${JSON.stringify(ip.address)}, which is not an address`);
-    if (parsed.ip === canonicalIp(gatewayOf(settings, parsed.family))) throw new Error(`the IPAM plugin returned ${parsed.ip}, the pods' gateway address`);
-    if (!out.some((a) => a.ip === parsed.ip)) out.push({ ip: parsed.ip, family: parsed.family });
-  }
-  return out;
 }
 
 /**

@@ -8,73 +8,31 @@
  * DEL and GC need it when the veth is already gone: map entries are keyed by address and ifindex,
  * which only the record still knows. An id is reserved by creating its file exclusively, so
  * concurrent ADDs never share one without any lock. The record is written before anything is created
- * on the node, and updated as ADD learns more.
+ * on the node, and updated as ADD learns more. The records themselves: records.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxEndpoints } from '../bpf/layout.js';
-import type { MasqueradeRecord } from './masq-step.js';
+import { errnoCode, isAttachmentRecord, RecordStore, removeQuietly, type AttachmentRecord } from './records.js';
 
-export interface EndpointRecord {
-  containerId: string;
-  ifname: string;
-  /** The network (config name) it belongs to. */
-  network: string;
-  hostVeth: string;
+export interface EndpointRecord extends AttachmentRecord {
   /** The endpoint's slot in the counters map. */
   id: number;
-  netns?: string;
-  /** The pod's own addresses, without prefix length. */
-  addresses: string[];
   hostIfindex?: number;
   hostMac?: string;
-  podMac?: string;
-  /** What the IPAM gave (its prefix lengths and gateways), for its CHECK. */
-  ipam?: { address: string; gateway?: string }[];
-  /** With ipMasq: what ADD added to the masquerade sets. */
-  masquerade?: MasqueradeRecord;
 }
 
 function isRecord(value: unknown): value is EndpointRecord {
-  const r = value as Partial<EndpointRecord> | null;
-  return (
-    typeof r === 'object' && r !== null && typeof r.containerId === 'string' && typeof r.ifname === 'string' &&
-    typeof r.network === 'string' && typeof r.hostVeth === 'string' && Number.isInteger(r.id) && Array.isArray(r.addresses)
-  );
+  return isAttachmentRecord(value) && Number.isInteger((value as Partial<EndpointRecord>).id);
 }
 
-const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | null)?.code;
-
-export class EndpointState {
-  readonly endpoints: string;
+export class EndpointState extends RecordStore<EndpointRecord> {
   readonly ids: string;
 
-  constructor(readonly stateDir: string) {
-    this.endpoints = join(stateDir, 'ebpf', 'endpoints');
-    this.ids = join(stateDir, 'ebpf', 'ids');
-  }
-
-  private recordPath(hostVeth: string): string {
-    if (!/^[\w-]{1,15}$/.test(hostVeth)) throw new TypeError(`not a host veth name: ${JSON.stringify(hostVeth)}`);
-    return join(this.endpoints, `${hostVeth}.json`);
-  }
-
-  read(hostVeth: string): EndpointRecord | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.recordPath(hostVeth), 'utf8');
-    } catch (err) {
-      if (code(err) === 'ENOENT') return undefined;
-      throw err;
-    }
-    try {
-      const value: unknown = JSON.parse(text);
-      if (isRecord(value)) return value;
-    } catch {
-      // a torn or foreign file: treated as absent, and overwritten by the next ADD
-    }
-    return undefined;
+  constructor(stateDir: string) {
+    super(stateDir, 'ebpf', isRecord);
+    this.ids = join(this.modeDir, 'ids');
   }
 
   /**
@@ -91,7 +49,7 @@ export class EndpointState {
       try {
         writeFileSync(join(this.ids, String(id)), record.hostVeth, { flag: 'wx', mode: 0o600 });
       } catch (err) {
-        if (code(err) === 'EEXIST') continue;
+        if (errnoCode(err) === 'EEXIST') continue;
         throw err;
       }
       const full: EndpointRecord = { ...record, id };
@@ -106,23 +64,19 @@ export class EndpointState {
     throw new Error(`no free endpoint id: all ${slots} are taken (see ${this.ids})`);
   }
 
-  /** Replaces the record atomically. */
-  write(record: EndpointRecord): void {
-    const path = this.recordPath(record.hostVeth);
-    const scratch = `${path}.${process.pid}.tmp`;
-    writeFileSync(scratch, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-    try {
-      renameSync(scratch, path);
-    } catch (err) {
-      removeQuietly(scratch);
-      throw err;
-    }
-  }
-
   /** Removes the record and its id reservation (an id file is only removed while it names hostVeth). */
   remove(hostVeth: string, id?: number): void {
     if (id !== undefined) this.releaseId(id, hostVeth);
-    removeQuietly(this.recordPath(hostVeth));
+    this.removeRecord(hostVeth);
+  }
+
+  /**
+   * The record and its id; without a record, every id still reserved for hostVeth (a record lost
+   * between reserving and writing: a crash).
+   */
+  override discard(hostVeth: string, record: EndpointRecord | undefined): void {
+    this.remove(hostVeth, record?.id);
+    for (const id of record ? [] : this.idsOf(hostVeth)) this.releaseId(id, hostVeth);
   }
 
   /** Ids reserved for hostVeth: for a record lost between reserving and writing (a crash). */
@@ -134,23 +88,11 @@ export class EndpointState {
     if (this.idOwner(id) === hostVeth) removeQuietly(join(this.ids, String(id)));
   }
 
-  /** Every readable record. */
-  list(): EndpointRecord[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.endpoints);
-    } catch (err) {
-      if (code(err) === 'ENOENT') return [];
-      throw err;
-    }
-    return names.filter((n) => n.endsWith('.json')).flatMap((n) => this.read(n.slice(0, -5)) ?? []);
-  }
-
   private idFiles(): number[] {
     try {
       return readdirSync(this.ids).filter((n) => /^\d+$/.test(n)).map(Number);
     } catch (err) {
-      if (code(err) === 'ENOENT') return [];
+      if (errnoCode(err) === 'ENOENT') return [];
       throw err;
     }
   }
@@ -159,16 +101,8 @@ export class EndpointState {
     try {
       return readFileSync(join(this.ids, String(id)), 'utf8');
     } catch (err) {
-      if (code(err) === 'ENOENT') return undefined;
+      if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
     }
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if (code(err) !== 'ENOENT') throw err;
   }
 }

@@ -8,7 +8,7 @@ import { after } from 'node:test';
 import { BRIDGE_ADD_STEPS } from '../../src/datapath/bridge.js';
 import { sluiceConfig, sluiceElements } from '../support/bridge.js';
 import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, type NodeSnapshot, type SimNode } from '../support/plugin.js';
+import { addResident, crashAtEachStep, failAtEachStep, leftoverPinRoots, withNode, type NodeSnapshot, type SimNode } from '../support/plugin.js';
 
 after(() => {
   assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
@@ -34,42 +34,19 @@ function comparable(node: SimNode): { snapshot: NodeSnapshot; elements: Record<s
   };
 }
 
-async function walkSteps(t: { test(name: string, fn: () => Promise<void>): Promise<void> }, node: SimNode, config: Record<string, unknown>): Promise<void> {
-  const pod = node.addPod();
-  for (const step of BRIDGE_ADD_STEPS) {
-    for (const when of ['before', 'after'] as const) {
-      await t.test(`${when} ${step}`, async () => {
-        const before = comparable(node);
-        const out = await node.run('ADD', config, {
-          containerId: pod.containerId,
-          netns: pod.path,
-          env: { SLUICE_TEST_HOOKS: '1', SLUICE_FAIL_AT_STEP: when === 'after' ? `${step}:after` : step },
-        });
-        assert.equal(out.code, 1, out.stdout);
-        assert.equal(out.json.msg, `ADD failed at step "${step}": injected failure ${when} step "${step}" (SLUICE_FAIL_AT_STEP)`);
-        assert.equal(out.json.details, undefined, 'every undo succeeded');
-        assert.deepEqual(comparable(node), before, 'nothing is left behind');
-      });
-    }
-  }
-  // Without the test flag the variable is ignored: ADD succeeds, and CHECK agrees.
-  const out = await node.run('ADD', config, { containerId: pod.containerId, netns: pod.path, env: { SLUICE_FAIL_AT_STEP: 'veth' } });
-  assert.equal(out.code, 0, out.stdout);
-  const check = await node.run('CHECK', { ...config, prevResult: out.json }, { containerId: pod.containerId, netns: pod.path });
-  assert.equal(check.code, 0, check.stdout);
+/** A pod the node already holds; the gateway addresses on the bridge leave DAD a second or so later, and their routes appear then. */
+async function addBridgeResident(node: SimNode, config: Record<string, unknown>): Promise<void> {
+  await addResident(node, config);
+  await node.settled(node);
 }
 
 kernelTest('mode bridge: a failure at any step of ADD undoes every earlier step', async (t) => {
   await withNode(async (node) => {
     const config = sluiceConfig(node, FIELDS);
-    const resident = node.addPod();
-    await node.add(resident, config);
-    await node.settled(resident);
-    // The gateway addresses on the bridge leave DAD a second or so later, and their routes appear then.
-    await node.settled(node);
+    await addBridgeResident(node, config);
     node.sysctl('net.ipv4.ip_forward', '0');
     node.sysctl('net.ipv6.conf.all.forwarding', '0');
-    await walkSteps(t, node, config);
+    await failAtEachStep(t, node, config, BRIDGE_ADD_STEPS, () => comparable(node));
   });
 });
 
@@ -77,29 +54,14 @@ kernelTest('mode bridge, cold node: a failed ADD also removes the bridge it made
   await withNode(async (node) => {
     const config = sluiceConfig(node, { ...FIELDS, promiscMode: true, hairpinMode: false });
     assert.equal(node.sysctl('net.ipv4.ip_forward'), '0');
-    await walkSteps(t, node, config);
+    await failAtEachStep(t, node, config, BRIDGE_ADD_STEPS, () => comparable(node));
   });
 });
 
 kernelTest('mode bridge: after ADD died at any step (no undo at all), DEL removes everything it left', async (t) => {
   await withNode(async (node) => {
     const config = sluiceConfig(node, FIELDS);
-    const resident = node.addPod();
-    await node.add(resident, config);
-    await node.settled(resident);
-    // The gateway addresses on the bridge leave DAD a second or so later, and their routes appear then.
-    await node.settled(node);
-    const pod = node.addPod();
-    for (const step of BRIDGE_ADD_STEPS) {
-      await t.test(`killed after ${step}`, async () => {
-        const before = comparable(node);
-        const call = { containerId: pod.containerId, netns: pod.path };
-        const out = await node.run('ADD', config, { ...call, env: { SLUICE_TEST_HOOKS: '1', SLUICE_FAIL_AT_STEP: `${step}:crash` } });
-        assert.equal(out.code, null, 'the plugin was killed');
-        const del = await node.run('DEL', config, call);
-        assert.equal(del.code, 0, del.stdout);
-        assert.deepEqual(comparable(node), before, 'DEL left nothing behind');
-      });
-    }
+    await addBridgeResident(node, config);
+    await crashAtEachStep(t, node, config, BRIDGE_ADD_STEPS, () => comparable(node));
   });
 });

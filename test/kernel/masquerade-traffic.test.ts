@@ -8,62 +8,14 @@
 // The outside has routes back to the pods, so an unmasqueraded connection works too: a small TCP server
 // in the outside (and in pod2) answers every connection with the address it came from.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after } from 'node:test';
 import { Masquerade } from '../../src/datapath/masquerade.js';
+import { echoServer, inNs, seenFrom } from '../support/bridge.js';
 import { isRoot, kernelTest, leftoverNamespaces, uniqueName, withNamespace, type TestNamespace } from '../support/kernel.js';
 
 after(() => {
   if (isRoot) assert.deepEqual(leftoverNamespaces(), [], 'no test namespace is left behind');
 });
-
-const PORT = 7070;
-const server = `
-const net = require('node:net');
-const srv = net.createServer((s) => s.end(s.remoteAddress.replace(/^::ffff:/, '')));
-srv.listen({ port: ${PORT}, host: '::' }, () => process.stdout.write('ready\\n'));
-`;
-const client = `
-const net = require('node:net');
-const [host, port] = process.argv.slice(1);
-let got = '';
-const s = net.connect({ host, port: Number(port) });
-s.setTimeout(8000, () => { process.stdout.write('timeout'); process.exit(2); });
-s.on('data', (d) => (got += d));
-s.on('end', () => process.stdout.write(got));
-s.on('error', (e) => { process.stdout.write('error ' + e.code); process.exit(3); });
-`;
-
-const exec = (n: TestNamespace, ...args: string[]) => execFileSync('ip', ['netns', 'exec', n.name, ...args], { encoding: 'utf8' });
-
-/** The address the server at `host` saw a new connection from `from` come from. */
-function seenFrom(from: TestNamespace, host: string): string {
-  try {
-    return exec(from, process.execPath, '-e', client, host, String(PORT));
-  } catch (e) {
-    return `client failed: ${String((e as { stdout?: string }).stdout ?? e)}`;
-  }
-}
-
-async function startServer(n: TestNamespace): Promise<ChildProcessWithoutNullStreams> {
-  const child = spawn('ip', ['netns', 'exec', n.name, process.execPath, '-e', server]);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`server in ${n.name} exited (${code})`)));
-  });
-  return child;
-}
-
-async function stopServer(child: ChildProcessWithoutNullStreams | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill();
-  await exited;
-}
 
 /** Wires a pod as sluice does: eth0 with a /32 and a /128, a permanent neighbour for the link-local gateway. */
 function wirePod(node: TestNamespace, pod: TestNamespace, hostIf: string, v4: string, v6: string): void {
@@ -88,7 +40,7 @@ kernelTest('masquerade: pods reach the outside with the node\'s address, nomasq 
   await withNamespace((node) => withNamespace((pod) => withNamespace((pod2) => withNamespace(async (outside) => {
     node.ip('link', 'add', 'vout', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name);
     node.ipBatch(['link set lo up', 'link set vout up', 'address add 192.0.2.1/24 dev vout', 'address add fd00:192::1/64 dev vout nodad']);
-    exec(node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
+    inNs(node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
     outside.ipBatch([
       'link set lo up',
       'link set eth0 up',
@@ -103,14 +55,14 @@ kernelTest('masquerade: pods reach the outside with the node\'s address, nomasq 
     wirePod(node, pod, 'vpod1', '10.244.1.2', 'fd00:10:244:1::2');
     wirePod(node, pod2, 'vpod2', '10.244.1.3', 'fd00:10:244:1::3');
 
-    let outsideServer: ChildProcessWithoutNullStreams | undefined;
-    let pod2Server: ChildProcessWithoutNullStreams | undefined;
+    let outsideServer: { stop(): Promise<void> } | undefined;
+    let pod2Server: { stop(): Promise<void> } | undefined;
     const table = uniqueName('slm');
     // The pod CIDR is deliberately not in nomasq: pod-to-pod traffic is spared by the rule itself.
     const m = new Masquerade({ netns: node.ns, table, nomasq: ['198.51.100.0/24', '2001:db8:100::/64'] });
     try {
-      outsideServer = await startServer(outside);
-      pod2Server = await startServer(pod2);
+      outsideServer = await echoServer(outside);
+      pod2Server = await echoServer(pod2);
       m.ensure();
       // Before addPod: plain routing, the outside sees the pod.
       assert.equal(seenFrom(pod, '192.0.2.2'), '10.244.1.2');
@@ -130,12 +82,12 @@ kernelTest('masquerade: pods reach the outside with the node\'s address, nomasq 
       assert.equal(seenFrom(pod2, '192.0.2.2'), '192.0.2.1', 'the other pod still is');
 
       m.uninstall();
-      assert.equal(exec(node, 'nft', 'list', 'ruleset'), '');
+      assert.equal(inNs(node, 'nft', 'list', 'ruleset'), '');
       assert.equal(seenFrom(pod2, '192.0.2.2'), '10.244.1.3');
     } finally {
       m.close();
-      await stopServer(outsideServer);
-      await stopServer(pod2Server);
+      await outsideServer?.stop();
+      await pod2Server?.stop();
     }
   }))));
 });

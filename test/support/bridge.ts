@@ -3,9 +3,9 @@
 // and normalised views of pods, bridges and ports, so that sluice's bridge mode and the reference
 // bridge plugin can be compared on two simulated nodes.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createNamed, deleteNamed, NetNs } from '../../src/netns.js';
+import { createNamed, deleteNamed } from '../../src/netns.js';
 import { uniqueName } from './kernel.js';
-import { POD_SUBNET_V4, POD_SUBNET_V6, type Namespace, type SimNode } from './plugin.js';
+import { namespace, POD_SUBNET_V4, POD_SUBNET_V6, type Namespace, type SimNode } from './plugin.js';
 
 export const OUTSIDE_V4 = '192.0.2.2';
 export const OUTSIDE_V6 = 'fd00:192::2';
@@ -15,18 +15,6 @@ export const ECHO_PORT = 7070;
 
 export const inNs = (n: { name: string }, ...args: string[]): string =>
   execFileSync('ip', ['netns', 'exec', n.name, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-function namespace(name: string): Namespace {
-  const ip = (...args: string[]) => execFileSync('ip', ['-n', name, ...args], { encoding: 'utf8' });
-  return {
-    name,
-    path: `/run/netns/${name}`,
-    ns: NetNs.named(name),
-    ip,
-    ipJson: <T>(...args: string[]) => JSON.parse(ip('-j', ...args) || '[]') as T,
-    ipBatch: (lines) => void execFileSync('ip', ['-n', name, '-batch', '-'], { input: `${lines.join('\n')}\n`, encoding: 'utf8' }),
-  };
-}
 
 /**
  * Runs fn with an "outside" namespace wired to the node by a veth (node vout 192.0.2.1 / fd00:192::1,

@@ -75,7 +75,8 @@ export interface NodeSnapshot {
   pods: Record<string, { links: unknown; addresses: unknown; routes: unknown; neighbours: unknown }>;
 }
 
-function namespace(name: string): Namespace {
+/** The namespace /run/netns/<name>, with `ip -n <name>` at hand. */
+export function namespace(name: string): Namespace {
   const ip = (...args: string[]) => execFileSync('ip', ['-n', name, ...args], { encoding: 'utf8' });
   return {
     name,
@@ -378,6 +379,67 @@ export async function withNode<T>(fn: (node: SimNode) => Promise<T>): Promise<T>
       if (!failed) throw err;
       process.stderr.write(`cleanup: ${String(err)}\n`);
     }
+  }
+}
+
+// ---- fault injection (SLUICE_FAIL_AT_STEP with SLUICE_TEST_HOOKS=1), for either mode ----
+
+/** What runs subtests: node:test's TestContext. */
+export interface SubtestRunner {
+  test(name: string, fn: () => Promise<void>): Promise<void>;
+}
+
+/** A pod added with `config` and settled (its link-local address out of DAD): what the node already holds. */
+export async function addResident(node: SimNode, config: Record<string, unknown>): Promise<Pod> {
+  const resident = node.addPod();
+  await node.add(resident, config);
+  await node.settled(resident);
+  return resident;
+}
+
+/**
+ * ADD of a new pod made to fail just before and just after each of `steps` in turn: it fails naming the
+ * step, every undo succeeds and the node is as it was (as `comparable` sees it). Then, without the test
+ * flag, the variable is ignored: ADD succeeds, and CHECK agrees.
+ */
+export async function failAtEachStep(t: SubtestRunner, node: SimNode, config: Record<string, unknown>, steps: readonly string[], comparable: () => unknown): Promise<void> {
+  const pod = node.addPod();
+  for (const step of steps) {
+    for (const when of ['before', 'after'] as const) {
+      await t.test(`${when} ${step}`, async () => {
+        const before = comparable();
+        const out = await node.run('ADD', config, {
+          containerId: pod.containerId,
+          netns: pod.path,
+          env: { SLUICE_TEST_HOOKS: '1', SLUICE_FAIL_AT_STEP: when === 'after' ? `${step}:after` : step },
+        });
+        assert.equal(out.code, 1, out.stdout);
+        assert.equal(out.json.msg, `ADD failed at step "${step}": injected failure ${when} step "${step}" (SLUICE_FAIL_AT_STEP)`);
+        assert.equal(out.json.details, undefined, 'every undo succeeded');
+        assert.deepEqual(comparable(), before, 'nothing is left behind');
+      });
+    }
+  }
+  const out = await node.run('ADD', config, { containerId: pod.containerId, netns: pod.path, env: { SLUICE_FAIL_AT_STEP: 'veth' } });
+  assert.equal(out.code, 0, out.stdout);
+  const check = await node.run('CHECK', { ...config, prevResult: out.json }, { containerId: pod.containerId, netns: pod.path });
+  assert.equal(check.code, 0, check.stdout);
+}
+
+/** ADD of a new pod killed just after each of `steps` (no undo at all): DEL removes everything it left. */
+export async function crashAtEachStep(t: SubtestRunner, node: SimNode, config: Record<string, unknown>, steps: readonly string[], comparable: () => unknown): Promise<void> {
+  const pod = node.addPod();
+  for (const step of steps) {
+    await t.test(`killed after ${step}`, async () => {
+      const before = comparable();
+      const call = { containerId: pod.containerId, netns: pod.path };
+      const out = await node.run('ADD', config, { ...call, env: { SLUICE_TEST_HOOKS: '1', SLUICE_FAIL_AT_STEP: `${step}:crash` } });
+      assert.equal(out.code, null, 'the plugin was killed');
+      assert.equal(out.stdout, '');
+      const del = await node.run('DEL', config, call);
+      assert.equal(del.code, 0, del.stdout);
+      assert.deepEqual(comparable(), before, 'DEL left nothing behind');
+    });
   }
 }
 

@@ -1,0 +1,221 @@
+/**
+ * The steps of ADD both data paths take alike (steps.ts runs them), each with its undo:
+ *   preflight  the pod namespace opens; CNI_IFNAME is free in it and the host veth name on the node
+ *              (what a stale record of the same host veth lists is cleaned first)
+ *   state      the attachment's first record (records.ts)                    undo: forgotten
+ *   ipam       addresses from the IPAM plugin, planned by the driver, kept in the record
+ *                                                                          undo: IPAM DEL
+ *   veth       the pair, the peer created directly in the pod as CNI_IFNAME   undo: the host veth
+ *                                                                          deleted (both ends go)
+ * and what a driver hands them: its logger, its node namespace, its record store, and how it removes
+ * what an attachment left on the node (the same for DEL, GC and a stale record: attachment-removal.ts).
+ */
+import type { AddRequest } from '../cni/dispatch.js';
+import { CniCode, CniError } from '../cni/errors.js';
+import type { SluiceSettings } from '../cni/types.js';
+import type { IpamResult } from '../ipam/types.js';
+import { SyncClient } from '../netlink/client.js';
+import { NetNs } from '../netns.js';
+import { splitCidr, type Family } from './ip.js';
+import type { AttachmentRecord, RecordStore } from './records.js';
+import { runSteps, type FaultPoint, type Step } from './steps.js';
+import { ipv6Available } from './sysctl.js';
+
+export interface DriverLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export const noLogger: DriverLogger = { debug() {}, info() {}, warn() {} };
+
+/** What the shared steps and verbs need of a driver. */
+export interface AttachmentDriver<R extends AttachmentRecord> {
+  readonly log: DriverLogger;
+  /** The node's namespace (default: the caller's). */
+  readonly nodeNetns: NetNs | undefined;
+  store(settings: SluiceSettings): RecordStore<R>;
+  /**
+   * Removes what an attachment left on the node, whatever is left of it: the entries its record lists,
+   * the host veth (the pod's end goes with it). Returns what could not be removed.
+   */
+  cleanup(node: SyncClient, settings: SluiceSettings, hostVeth: string, record: R | undefined): Promise<string[]>;
+}
+
+export interface PodAddress {
+  ip: string;
+  family: Family;
+}
+
+/** What the shared steps read and fill in; a driver's context extends it. */
+export interface AttachmentContext<R extends AttachmentRecord> {
+  req: AddRequest;
+  settings: SluiceSettings;
+  node: SyncClient;
+  pod?: SyncClient;
+  podNs?: NetNs;
+  record?: R;
+  ipamResult?: IpamResult;
+  addresses: PodAddress[];
+  hostIfindex: number;
+  hostMac: string;
+  podIfindex: number;
+  podMac: string;
+}
+
+export function nodeClient(nodeNetns: NetNs | undefined): SyncClient {
+  return SyncClient.open(nodeNetns ? { netns: nodeNetns } : {});
+}
+
+/** The fields of a context the shared steps start from. */
+export function attachmentContext<R extends AttachmentRecord>(d: AttachmentDriver<R>, req: AddRequest): AttachmentContext<R> {
+  return { req, settings: req.config.sluice, node: nodeClient(d.nodeNetns), addresses: [], hostIfindex: 0, hostMac: '', podIfindex: 0, podMac: '' };
+}
+
+/** Runs ADD's steps, then closes the context's sockets and namespace (`close` first), whatever happened. */
+export async function runAttachmentSteps<R extends AttachmentRecord, C extends AttachmentContext<R>>(
+  d: AttachmentDriver<R>, steps: readonly Step<C>[], ctx: C, failAt: FaultPoint | undefined, close?: () => void,
+): Promise<void> {
+  try {
+    await runSteps(steps, ctx, { operation: 'ADD', ...(failAt ? { failAt } : {}), logger: d.log });
+  } finally {
+    close?.();
+    ctx.pod?.close();
+    ctx.podNs?.close();
+    ctx.node.close();
+  }
+}
+
+/** Updates the attachment's record with `changes` and writes it. */
+export function saveRecord<R extends AttachmentRecord>(d: AttachmentDriver<R>, ctx: AttachmentContext<R>, changes: Partial<R>): R {
+  ctx.record = { ...ctx.record!, ...changes };
+  d.store(ctx.settings).write(ctx.record);
+  return ctx.record;
+}
+
+/** The step "preflight"; `then` does what a driver checks or works out besides. */
+export function preflightStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(d: AttachmentDriver<R>, then?: (ctx: C) => void): Step<C> {
+  return {
+    name: 'preflight',
+    run: async (ctx) => {
+      const { req } = ctx;
+      ctx.podNs = NetNs.open(req.netns);
+      ctx.pod = SyncClient.open({ netns: ctx.podNs });
+      if (ctx.pod.linkGet(req.ifname)) {
+        throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
+      }
+      if (ctx.node.linkGet(req.hostVethName)) {
+        throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
+      }
+      const store = d.store(ctx.settings);
+      const stale = store.read(req.hostVethName);
+      if (stale) {
+        d.log.warn({ record: stale }, 'an earlier attachment with the same host veth left a record: cleaning what is left of it');
+        const problems = await d.cleanup(ctx.node, ctx.settings, req.hostVethName, stale);
+        if (problems.length) throw new Error(`cannot clean what an earlier attachment of ${req.hostVethName} left: ${problems.join('; ')}`);
+        store.discard(req.hostVethName, stale);
+      }
+      then?.(ctx);
+    },
+  };
+}
+
+/** The step "state": `create` makes (and writes) the first record from the fields every mode records. */
+export function stateStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(d: AttachmentDriver<R>, create: (ctx: C, first: AttachmentRecord) => R): Step<C> {
+  return {
+    name: 'state',
+    run: (ctx) => {
+      const { req } = ctx;
+      ctx.record = create(ctx, { containerId: req.containerId, ifname: req.ifname, network: req.config.name, hostVeth: req.hostVethName, netns: req.netns, addresses: [] });
+    },
+    undo: (ctx) => d.store(ctx.settings).discard(ctx.req.hostVethName, ctx.record),
+  };
+}
+
+/**
+ * The step "ipam": the IPAM's addresses (none without `ipam`, unless `requiredIn` names the mode that
+ * needs it), turned into the attachment's by `plan` (which fills in ctx.addresses), and recorded.
+ */
+export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
+  d: AttachmentDriver<R>, options: { requiredIn?: string; plan(ctx: C, result: IpamResult): void },
+): Step<C> {
+  return {
+    name: 'ipam',
+    run: async (ctx) => {
+      const ipam = ctx.req.ipam;
+      if (!ipam) {
+        if (options.requiredIn) throw new CniError(CniCode.InvalidNetworkConfig, `invalid network config: "ipam" is required in mode "${options.requiredIn}"`);
+        return;
+      }
+      ctx.ipamResult = await ipam.add(ctx.req.ipamRequest);
+      try {
+        options.plan(ctx, ctx.ipamResult);
+        if (ctx.addresses.some((a) => a.family === 6) && !ipv6Available(d.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
+        saveRecord(d, ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ipamIpsOf(ctx.ipamResult.ips) } as Partial<R>);
+      } catch (err) {
+        await ipam.del(ctx.req.ipamRequest).catch((e: unknown) => d.log.warn({ err: e }, 'releasing the addresses again failed'));
+        throw err;
+      }
+    },
+    undo: async (ctx) => {
+      if (ctx.ipamResult) await ctx.req.ipam!.del(ctx.req.ipamRequest);
+    },
+  };
+}
+
+/** Addresses and gateways as the IPAM handed them out (what its CHECK compares with). */
+export function ipamIpsOf(ips: readonly { address: string; gateway?: string }[]): { address: string; gateway?: string }[] {
+  return ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
+}
+
+/**
+ * The pod's own addresses from an IPAM result, checked: at least one, each an address, none that
+ * `refuse` names a reason against; duplicates once.
+ */
+export function podAddressesOf(result: IpamResult, refuse?: (a: PodAddress) => string | undefined): PodAddress[] {
+  if (!result.ips.length) throw new Error('the IPAM plugin returned no address');
+  const out: PodAddress[] = [];
+  for (const ip of result.ips) {
+    const parsed = splitCidr(ip.address);
+    if (!parsed) throw new Error(`the IPAM plugin returned ${JSON.stringify(ip.address)}, which is not an address`);
+    const address = { ip: parsed.ip, family: parsed.family };
+    const refused = refuse?.(address);
+    if (refused) throw new Error(refused);
+    if (!out.some((a) => a.ip === address.ip)) out.push(address);
+  }
+  return out;
+}
+
+/**
+ * The step "veth": the pair, with the MTU `mtu` gives (none: the kernel's default) and the runtime's
+ * MAC for the pod's end; its ifindexes and MACs in ctx, and what `save` picks of them in the record.
+ */
+export function vethStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
+  d: AttachmentDriver<R>, options: { mtu(ctx: C): number | undefined; save(ctx: C): Partial<R> },
+): Step<C> {
+  return {
+    name: 'veth',
+    run: (ctx) => {
+      const { req } = ctx;
+      const mtu = options.mtu(ctx);
+      const peer: { name: string; netnsFd: number; mtu?: number; address?: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd };
+      if (mtu !== undefined) peer.mtu = mtu;
+      if (req.requestedMac) peer.address = req.requestedMac;
+      ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
+      try {
+        const host = ctx.node.linkGet(req.hostVethName);
+        const pod = ctx.pod!.linkGet(req.ifname);
+        if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
+        ctx.hostIfindex = host.ifinfo.index;
+        ctx.hostMac = host.attrs.address ?? '';
+        ctx.podIfindex = pod.ifinfo.index;
+        ctx.podMac = pod.attrs.address ?? '';
+        saveRecord(d, ctx, options.save(ctx));
+      } catch (err) {
+        ctx.node.linkDeleteIfExists(req.hostVethName);
+        throw err;
+      }
+    },
+    undo: (ctx) => void ctx.node.linkDeleteIfExists(ctx.req.hostVethName),
+  };
+}
