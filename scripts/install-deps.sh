@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and tools use, only those missing (needs root).
+# With package names as arguments, installs just those (the demo asks only for what it needs).
 #   python3-pyroute2  the second-opinion decoder in the codec tests (runs under /usr/bin/python3)
 #   iproute2          `ip -j` / `tc` / `bridge`, which kernel tests use to look at what sluice did
 #   clang llvm libbpf-dev bpftool  rebuilding and checking the eBPF objects
@@ -9,6 +10,7 @@
 #   nftables          `nft`, which the masquerade tests use to look at the ruleset sluice programmed
 set -euo pipefail
 packages=(python3-pyroute2 iproute2 clang llvm libbpf-dev bpftool iperf3 containernetworking-plugins util-linux nftables)
+if [ $# -gt 0 ]; then packages=("$@"); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,225 @@
+/**
+ * `sluice daemon`: the node agent (DESIGN.md, "The agent and the shim"). It serves CNI calls on its
+ * unix socket (server.ts) by running them in-process (handler.ts), and keeps warm what a plugin process
+ * would load on every call: the Node runtime and sluice's modules, JIT-compiled; the eBPF program and
+ * maps, loaded and pinned at start-up and held open; and the netlink and IPAM code paths.
+ *
+ * Each call still opens the pinned objects and its netlink sockets afresh: they are cheap to open,
+ * and what a call sees is then always what is pinned now (after an upgrade or an uninstall by another
+ * process, a handle kept from start-up would point at objects no longer in use).
+ *
+ * SIGTERM (or SIGINT): stop accepting, answer every connection already accepted, close the handles,
+ * exit 0. Pods keep their traffic: their program, maps and TCX links are pinned and outlive the agent.
+ * The shim runs calls that arrive meanwhile with the standalone plugin (native/sluice-shim.c).
+ */
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Datapath } from '../bpf/datapath.js';
+import { DEFAULTS } from '../cni/config.js';
+import type { NetNs } from '../netns.js';
+import { CniHandler, type RequestMeta } from './handler.js';
+import { listEndpoints, pinnedObjects, type Location } from './inventory.js';
+import { DEFAULT_SOCKET } from './protocol.js';
+import { WorkerPool } from './pool.js';
+import { AgentServer, type ServerStats } from './server.js';
+
+export interface AgentOptions {
+  socketPath?: string;
+  /** The pin root loaded at start-up and reported by status (configs may name others). */
+  pinRoot?: string;
+  /** The state directory listed by `sluice endpoints` before any config names one. */
+  stateDir?: string;
+  /** Load (or open) the eBPF objects at start-up. Default true. */
+  preload?: boolean;
+  allowedUids?: readonly number[];
+  maxRequestBytes?: number;
+  readTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  logger: Logger;
+  /** Tests: the simulated node's namespace, for an agent running in the test's own process. */
+  nodeNetns?: NetNs;
+  forceClsBpf?: boolean;
+  objectPath?: string;
+  /** Honour SLUICE_FAIL_AT_STEP in requests (the agent was started with SLUICE_TEST_HOOKS=1). */
+  testHooks?: boolean;
+  /** Worker threads running the calls (pool.ts); 0 runs them on the main thread. Default 4. */
+  workers?: number;
+  /** Tests: workers sample their thread's namespace at every turn of their event loop. */
+  watchNamespaces?: boolean;
+  version?: string;
+}
+
+export interface AgentStatus {
+  pid: number;
+  version: string;
+  socket: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  requests: ServerStats;
+  /** The eBPF objects at each pin root the agent knows, as pinned now. */
+  datapaths: ReturnType<typeof pinnedObjects>[];
+  /** The start-up load: program id held open, or why it failed. */
+  preload: { programId?: number; error?: string } | undefined;
+  /** Worker threads running the calls (0: the main thread). */
+  workers: number;
+  locations: Location[];
+}
+
+/** Worker threads by default: calls wait on the kernel side by side (see pool.ts). */
+export const DEFAULT_WORKERS = 4;
+
+function dedupe(locations: Location[]): Location[] {
+  return [...new Map(locations.map((l) => [`${l.stateDir}\0${l.pinRoot}`, l])).values()];
+}
+
+export class Agent {
+  private stopping: Promise<void> | undefined;
+  private readonly started = new Date();
+
+  private constructor(
+    readonly server: AgentServer,
+    private readonly locations: () => Location[],
+    /** The worker threads, when calls run there. */
+    readonly pool: WorkerPool | undefined,
+    private readonly options: AgentOptions,
+    private datapath: Datapath | undefined,
+    private readonly preload: AgentStatus['preload'],
+  ) {}
+
+  static async start(options: AgentOptions): Promise<Agent> {
+    const log = options.logger;
+    // libuv starts its thread pool on first use, and its threads inherit the network namespace of the
+    // thread that starts them: start it now, at home, rather than from inside some call.
+    await stat('/');
+    // The modules every call needs, loaded (and compiled) now rather than by the first call.
+    await Promise.all([import('../cni/dispatch.js'), import('../datapath/ebpf.js'), import('../ipam/host-local/index.js')]);
+    const pinRoot = options.pinRoot ?? DEFAULTS.pinRoot;
+    const stateDir = options.stateDir ?? DEFAULTS.stateDir;
+    let datapath: Datapath | undefined;
+    let preload: AgentStatus['preload'];
+    if (options.preload ?? true) {
+      try {
+        const { Datapath } = await import('../bpf/datapath.js');
+        datapath = await Datapath.open({
+          pinRoot, ...(options.nodeNetns ? { netns: options.nodeNetns } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}), ...(options.forceClsBpf ? { forceClsBpf: true } : {}),
+        });
+        preload = { programId: datapath.program.id };
+        log.info({ pinRoot, programId: preload.programId, maps: datapath.mapIds }, 'eBPF data path loaded');
+      } catch (err) {
+        preload = { error: err instanceof Error ? err.message : String(err) };
+        log.error({ pinRoot, err }, 'cannot load the eBPF data path: calls will try again');
+      }
+    }
+    const driver = { ...(options.forceClsBpf ? { forceClsBpf: true } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}) };
+    const handler = new CniHandler({
+      logger: log,
+      testHooks: options.testHooks ?? false,
+      driver: { ...driver, ...(options.nodeNetns ? { nodeNetns: options.nodeNetns } : {}) },
+      locations: [{ stateDir, pinRoot }],
+    });
+    const workers = options.workers ?? DEFAULT_WORKERS;
+    let pool: WorkerPool | undefined;
+    if (workers > 0) {
+      pool = new WorkerPool(workers, {
+        logLevel: log.level, testHooks: options.testHooks ?? false, driver,
+        ...(options.nodeNetns ? { nodeNetnsPath: options.nodeNetns.path } : {}), ...(options.watchNamespaces ? { watchNamespaces: true } : {}),
+      }, log);
+      try {
+        await pool.ready();
+      } catch (err) {
+        await pool.close();
+        datapath?.close();
+        throw err;
+      }
+    }
+    const run = pool ? (env: Record<string, string>, stdin: Buffer, meta: RequestMeta) => pool.run(env, stdin, meta) : (env: Record<string, string>, stdin: Buffer, meta: RequestMeta) => handler.run(env, stdin, meta);
+    const locations = () => dedupe([...handler.locations, ...(pool?.locations ?? [])]);
+    let agent: Agent | undefined;
+    const server = new AgentServer({
+      socketPath: options.socketPath ?? DEFAULT_SOCKET,
+      logger: log,
+      ...(options.allowedUids ? { allowedUids: options.allowedUids } : {}),
+      ...(options.maxRequestBytes ? { maxRequestBytes: options.maxRequestBytes } : {}),
+      ...(options.readTimeoutMs ? { readTimeoutMs: options.readTimeoutMs } : {}),
+      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      handlers: {
+        cni: run,
+        endpoints: async () => listEndpoints(locations()),
+        status: async () => agent!.status(),
+      },
+    });
+    try {
+      await server.listen();
+    } catch (err) {
+      await pool?.close();
+      datapath?.close();
+      throw err;
+    }
+    agent = new Agent(server, locations, pool, options, datapath, preload);
+    log.info({ socket: server.socketPath, pid: process.pid, allowedUids: [0, ...(options.allowedUids ?? [])] }, 'listening');
+    return agent;
+  }
+
+  status(): AgentStatus {
+    const locations = this.locations();
+    const roots = [...new Set(locations.map((l) => l.pinRoot))];
+    return {
+      pid: process.pid,
+      version: this.options.version ?? 'unknown',
+      socket: this.server.socketPath,
+      startedAt: this.started.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.started.getTime()) / 1000),
+      requests: { ...this.server.stats },
+      datapaths: roots.map((r) => pinnedObjects(r)),
+      preload: this.preload,
+      workers: this.pool?.size ?? 0,
+      locations,
+    };
+  }
+
+  /** Graceful stop: no new connections, every accepted one answered, handles closed. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = this.options.logger;
+      log.info({ inFlight: this.server.stats.inFlight }, 'stopping: no new calls, finishing the ones under way');
+      await this.server.close();
+      await this.pool?.close();
+      this.datapath?.close();
+      this.datapath = undefined;
+      log.info({ served: this.server.stats.served }, 'stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+/** Runs the agent until SIGTERM or SIGINT, then stops it gracefully; resolves with the exit status. */
+export async function runAgent(options: AgentOptions): Promise<number> {
+  let agent: Agent;
+  try {
+    agent = await Agent.start(options);
+  } catch (err) {
+    options.logger.fatal({ err }, `cannot start the agent: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(s);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+  options.logger.info({ signal }, 'signal received');
+  // A second signal while draining means "now".
+  const hurry = (s: NodeJS.Signals) => {
+    options.logger.warn({ signal: s }, 'second signal: exiting without waiting for the calls under way');
+    process.exit(1);
+  };
+  process.once('SIGTERM', hurry);
+  process.once('SIGINT', hurry);
+  await agent.stop();
+  process.off('SIGTERM', hurry);
+  process.off('SIGINT', hurry);
+  return 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * A worker thread of the agent (pool.ts): runs CNI calls with the same CniHandler as the agent's
+ * main thread would, so several calls can wait on the kernel at once (deleting a veth, say, waits for
+ * RCU grace periods: on one thread those waits would queue up). Its log records go to the main
+ * thread, which writes them.
+ *
+ * The namespace rule holds per thread: each worker switches only itself, inside synchronous runIn()
+ * calls. After every call the worker checks that its thread is back in the namespace it started in,
+ * and aborts the process if not (what runIn does when it cannot switch back): a thread left in a pod's
+ * namespace would configure the wrong network from then on.
+ */
+import { readlinkSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { NetNs } from '../netns.js';
+import { gettid } from '../sys/libc.js';
+import { CniHandler } from './handler.js';
+import type { WorkerData, FromWorker, ToWorker } from './pool.js';
+
+const data = workerData as WorkerData;
+const port = parentPort!;
+const post = (message: FromWorker) => port.postMessage(message);
+
+const logger = pino({ level: data.logLevel, base: undefined, timestamp: false }, { write: (line: string) => post({ type: 'log', line }) });
+const home = readlinkSync('/proc/thread-self/ns/net');
+const nodeNetns = data.nodeNetnsPath ? NetNs.open(data.nodeNetnsPath) : undefined;
+const handler = new CniHandler({
+  logger,
+  testHooks: data.testHooks,
+  driver: { ...data.driver, ...(nodeNetns ? { nodeNetns } : {}) },
+});
+
+// The modules every call needs, loaded before the worker says it is ready.
+await Promise.all([import('../cni/dispatch.js'), import('../datapath/ebpf.js'), import('../ipam/host-local/index.js')]);
+
+/** Tests: a check of this thread's namespace at every turn of its event loop while calls run. */
+const watch = { samples: 0, away: 0 };
+let busy = 0;
+function sample(): void {
+  watch.samples++;
+  if (readlinkSync('/proc/thread-self/ns/net') !== home) watch.away++;
+  if (busy > 0) setImmediate(sample);
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'watch') {
+    post({ type: 'watch', samples: watch.samples, away: watch.away });
+    return;
+  }
+  busy++;
+  if (data.watchNamespaces && busy === 1) setImmediate(sample);
+  const stdin = Buffer.from(message.stdin.buffer, message.stdin.byteOffset, message.stdin.byteLength);
+  void handler.run(message.env, stdin, message.meta).then((out) => {
+    busy--;
+    if (readlinkSync('/proc/thread-self/ns/net') !== home) {
+      process.stderr.write(`sluice agent: worker thread ${gettid()} was left outside its network namespace after a call: aborting\n`);
+      process.abort();
+    }
+    post({ type: 'done', id: message.id, out, locations: handler.locations });
+  });
+});
+
+post({ type: 'ready', tid: gettid() });
