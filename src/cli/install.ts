@@ -123,7 +123,31 @@ function isOurConflist(path: string): boolean {
   }
 }
 
-export async function uninstallCommand(options: Pick<InstallOptions, 'binDir' | 'confDir'>): Promise<number> {
+export interface UninstallOptions extends Pick<InstallOptions, 'binDir' | 'confDir'> {
+  /** Also remove the node's data path: the pinned eBPF program, maps and links, and the masquerade table. */
+  purge?: boolean;
+  pinRoot?: string;
+  masqTable?: string;
+}
+
+/** Removes the eBPF pins and links under `pinRoot` and sluice's nf_tables table; what is absent is fine. */
+async function purgeNode(pinRoot: string, masqTable: string): Promise<void> {
+  if (existsSync(pinRoot)) {
+    const { Datapath } = await import('../bpf/datapath.js');
+    await (await Datapath.open({ pinRoot })).uninstall();
+    process.stdout.write(`removed the eBPF data path pinned under ${pinRoot}\n`);
+  }
+  const { Masquerade } = await import('../datapath/masquerade.js');
+  const masq = new Masquerade({ table: masqTable });
+  try {
+    masq.uninstall();
+    process.stdout.write(`removed the nf_tables table inet ${masqTable} (if it was there)\n`);
+  } finally {
+    masq.close();
+  }
+}
+
+export async function uninstallCommand(options: UninstallOptions): Promise<number> {
   let failed = false;
   const remove = (path: string, ours: (p: string) => boolean) => {
     if (!existsSync(path)) return;
@@ -142,5 +166,13 @@ export async function uninstallCommand(options: Pick<InstallOptions, 'binDir' | 
   remove(join(options.binDir, SHIM_NAME), isOurs);
   remove(join(options.binDir, LAUNCHER_NAME), isOurs);
   remove(join(options.confDir, CONFLIST_NAME), isOurConflist);
+  if (options.purge) {
+    try {
+      await purgeNode(options.pinRoot ?? '/sys/fs/bpf/sluice', options.masqTable ?? 'sluice');
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`sluice uninstall --purge: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
   return failed ? 1 : 0;
 }
