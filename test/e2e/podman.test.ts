@@ -7,6 +7,7 @@
 // podman shares the machine's network namespace: see test/support/podman.ts for what keeps it apart.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PodmanEnv, freePort, podmanMissing, replyServer } from '../support/podman.js';
 
@@ -25,6 +26,12 @@ function hostNc(host: string, port: number): string {
   const out = spawnSync('busybox', ['nc', '-w', '3', host, String(port)], { encoding: 'utf8', input: '', timeout: 10_000 });
   return (out.stdout ?? '').trim();
 }
+
+// podman runs containers in the machine's own namespace, so sluice's ADD turns the machine's forwarding
+// on there, as on any node: put back what the machine had once the suite is over.
+const FORWARDING = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding'];
+const forwardingBefore = FORWARDING.map((f) => readFileSync(f, 'utf8'));
+after(() => FORWARDING.forEach((f, i) => writeFileSync(f, forwardingBefore[i]!)));
 
 for (const mode of ['ebpf', 'bridge'] as const) {
   for (const agent of [false, true]) {

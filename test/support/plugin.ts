@@ -159,6 +159,10 @@ export class SimNode implements Namespace {
         'route add default via 10.251.0.254 dev up0',
         'route add default via fd00:251::fe dev up0',
       ]);
+      // A new namespace copies IPv4 forwarding from the machine's own: start every node from "off",
+      // whatever the machine says, so tests see exactly what ADD turned on.
+      this.sysctl('net.ipv4.ip_forward', '0');
+      this.sysctl('net.ipv6.conf.all.forwarding', '0');
     } catch (err) {
       this.cleanup();
       throw err;
