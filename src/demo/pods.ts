@@ -10,6 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Cleanup } from './cleanup.js';
 import { POD_SUBNET_V4, POD_SUBNET_V6, type RunNames } from './topology.js';
+import { pluginAnswer } from '../cni/invoke.js';
 
 export const NETWORK = 'sluice-demo';
 const PLUGIN_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -49,7 +50,7 @@ export interface PluginAnswer {
 }
 
 /** Runs the plugin once inside the node namespace, as a runtime would. */
-export function runPlugin(cleanup: Cleanup, nodePath: string, config: Record<string, unknown>, call: PluginCall): Promise<PluginAnswer> {
+export async function runPlugin(cleanup: Cleanup, nodePath: string, config: Record<string, unknown>, call: PluginCall): Promise<PluginAnswer> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: call.command,
@@ -59,25 +60,9 @@ export function runPlugin(cleanup: Cleanup, nodePath: string, config: Record<str
   };
   if (call.netns) env.CNI_NETNS = call.netns;
   const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = cleanup.spawn('nsenter', [`--net=${nodePath}`, process.execPath, PLUGIN_MAIN], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.on('error', () => undefined);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      let json: unknown;
-      try {
-        json = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-    });
-    child.stdin.end(JSON.stringify(config));
-  });
+  const child = cleanup.spawn('nsenter', [`--net=${nodePath}`, process.execPath, PLUGIN_MAIN], { env });
+  const answer = await pluginAnswer(child, JSON.stringify(config));
+  return { ...answer, ms: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 
 /** The CNI result's addresses of the pod's interface, and the host veth's name. */

@@ -19,6 +19,7 @@ import { FORWARDING, readSysctl } from '../../src/datapath/sysctl.js';
 import { createNamed, deleteNamed, NetNs } from '../../src/netns.js';
 import { pinRootPrefix } from './bpf.js';
 import { uniqueName } from './kernel.js';
+import { pluginAnswer } from '../../src/cni/invoke.js';
 
 export const PLUGIN_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export const CNI_BIN_DIR = '/usr/lib/cni';
@@ -250,25 +251,8 @@ export class SimNode implements Namespace {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    return new Promise((resolve, reject) => {
-      const child = spawn('nsenter', [`--net=${this.path}`, ...executable], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdin.on('error', () => undefined);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        let json: unknown;
-        try {
-          json = stdout.trim() ? JSON.parse(stdout) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ code, stdout, stderr, json });
-      });
-      child.stdin.end(stdin);
-    });
+    const child = spawn('nsenter', [`--net=${this.path}`, ...executable], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    return pluginAnswer(child, stdin);
   }
 
   /** Runs sluice. */
