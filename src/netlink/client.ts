@@ -94,8 +94,11 @@ export interface LinkSpec {
   up?: boolean;
   /** Create the link directly in the namespace of this fd. */
   netnsFd?: number;
-  /** For a veth: the peer, optionally created directly inside another namespace. */
-  peer?: { name: string; netnsFd?: number; mtu?: number; address?: string; up?: boolean };
+  /**
+   * For a veth: the peer, optionally created directly inside another namespace. It is created down
+   * (the kernel refuses a veth whose peer is up before it is registered: ENOTCONN); bring it up after.
+   */
+  peer?: { name: string; netnsFd?: number; mtu?: number; address?: string };
   /** Any other IFLA attributes. */
   attrs?: LinkAttrs;
 }
@@ -270,7 +273,7 @@ export const verbs = {
     if (spec.master !== undefined) attrs.master = spec.master;
     const data: Record<string, unknown> = { ...spec.data };
     if (spec.peer) {
-      data.peer = { ifinfo: { flags: spec.peer.up ? IFF_UP : 0, change: spec.peer.up ? IFF_UP : 0 }, attrs: linkAttrsOf(spec.peer) };
+      data.peer = { ifinfo: {}, attrs: linkAttrsOf(spec.peer) };
     }
     attrs.linkinfo = Object.keys(data).length ? { kind: spec.kind, data } : { kind: spec.kind };
     const up = spec.up ? IFF_UP : 0;
