@@ -49,6 +49,16 @@ export interface LineChart {
 
 export type Chart = BarChart | LineChart;
 
+/** One comparison for the report's summary: sluice's figure against the reference's. */
+export interface Headline {
+  /** What was measured, e.g. "ADD median, agent vs bridge + host-local". */
+  metric: string;
+  sluice: number;
+  reference: number;
+  unit: string;
+  better: 'lower' | 'higher';
+}
+
 export interface ReportSection {
   id: string;
   title: string;
@@ -57,6 +67,8 @@ export interface ReportSection {
   /** Markdown body: tables and honest sentences, including where sluice loses. */
   markdown: string;
   charts: Chart[];
+  /** The comparisons the summary at the top lists, wins and losses alike. */
+  headlines: Headline[];
   /** The figures the section was made from (goes into the combined JSON). */
   raw: unknown;
   machine?: Machine;
