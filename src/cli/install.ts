@@ -124,14 +124,15 @@ function isOurConflist(path: string): boolean {
 }
 
 export interface UninstallOptions extends Pick<InstallOptions, 'binDir' | 'confDir'> {
-  /** Also remove the node's data path: the pinned eBPF program, maps and links, and the masquerade table. */
+  /** Also remove the node's data path: the pinned eBPF program, maps and links, the masquerade and spoof guard tables. */
   purge?: boolean;
   pinRoot?: string;
   masqTable?: string;
+  guardTable?: string;
 }
 
-/** Removes the eBPF pins and links under `pinRoot` and sluice's nf_tables table; what is absent is fine. */
-async function purgeNode(pinRoot: string, masqTable: string): Promise<void> {
+/** Removes the eBPF pins and links under `pinRoot` and sluice's nf_tables tables; what is absent is fine. */
+async function purgeNode(pinRoot: string, masqTable: string, guardTable: string): Promise<void> {
   if (existsSync(pinRoot)) {
     const { Datapath } = await import('../bpf/datapath.js');
     await (await Datapath.open({ pinRoot })).uninstall();
@@ -145,6 +146,8 @@ async function purgeNode(pinRoot: string, masqTable: string): Promise<void> {
   } finally {
     masq.close();
   }
+  const { removeSpoofGuard } = await import('../datapath/spoof-guard.js');
+  if (removeSpoofGuard({ table: guardTable })) process.stdout.write(`removed the nf_tables table inet ${guardTable} (the spoof guard)\n`);
 }
 
 export async function uninstallCommand(options: UninstallOptions): Promise<number> {
@@ -168,7 +171,7 @@ export async function uninstallCommand(options: UninstallOptions): Promise<numbe
   remove(join(options.confDir, CONFLIST_NAME), isOurConflist);
   if (options.purge) {
     try {
-      await purgeNode(options.pinRoot ?? '/sys/fs/bpf/sluice', options.masqTable ?? 'sluice');
+      await purgeNode(options.pinRoot ?? '/sys/fs/bpf/sluice', options.masqTable ?? 'sluice', options.guardTable ?? 'sluice_guard');
     } catch (err) {
       failed = true;
       process.stderr.write(`sluice uninstall --purge: ${err instanceof Error ? err.message : String(err)}\n`);

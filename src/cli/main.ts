@@ -101,9 +101,10 @@ async function cli(argv: string[]): Promise<void> {
     .description('remove what `sluice install` put into the CNI bin and config directories (with --purge, the data path too)')
     .option('--bin-dir <dir>', 'CNI bin directory', '/opt/cni/bin')
     .option('--conf-dir <dir>', 'CNI config directory', '/etc/cni/net.d')
-    .option('--purge', "also detach and unpin the eBPF program, maps and links, and delete sluice's nf_tables masquerade table")
+    .option('--purge', "also detach and unpin the eBPF program, maps and links, and delete sluice's nf_tables masquerade and spoof guard tables")
     .option('--pin-root <dir>', 'bpffs directory of the pins (with --purge)', '/sys/fs/bpf/sluice')
     .option('--masq-table <name>', 'the inet table of the masquerade rules (with --purge)', 'sluice')
+    .option('--guard-table <name>', 'the inet table of the spoof guard (with --purge)', 'sluice_guard')
     .action(async (options) => exitWith((await import('./install.js')).uninstallCommand(options)));
 
   program

@@ -18,16 +18,14 @@
  * leave exactly one rule. Elements are added in one batch (both sets at once: a port is never checked
  * without its MAC) and removed ports first.
  */
-import { createHash } from 'node:crypto';
-import { NetlinkError } from '../netlink/errors.js';
-import { encodeMessage, NLM_F, type AnyMessage } from '../netlink/message.js';
+import { NLM_F, type AnyMessage } from '../netlink/message.js';
 import {
-  isGenerationConflict, NF_VERDICT, NFPROTO, NFT_DATATYPE, NFT_META, NFT_MSG, NFT_PAYLOAD, NFT_REG, NftBatch, nftChain, nftCommentUserdata,
-  encodeNftUserdata, nftU32Tlv, NFT_BYTEORDER, NFTNL_UDATA_SET, nftExpr, nftExpressionList, nftGen, nftRule, nftSet, nftSetElem, nftTable, nftType, nftables, type NftRuleAttrs, type NftSetElemMessage,
+  isGenerationConflict, NF_VERDICT, NFPROTO, NFT_DATATYPE, NFT_META, NFT_MSG, NFT_PAYLOAD, NFT_REG, NftBatch, nftChain,
+  encodeNftUserdata, nftU32Tlv, NFT_BYTEORDER, NFTNL_UDATA_SET, nftExpr, nftRule, nftSet, nftSetElem, nftTable, nftType, type NftRuleAttrs, type NftSetElemMessage,
 } from '../netlink/nftables/index.js';
-import { NetlinkSocket, NETLINK_NETFILTER } from '../netlink/socket.js';
-import { Writer } from '../netlink/writer.js';
+import type { NetlinkSocket } from '../netlink/socket.js';
 import type { NetNs } from '../netns.js';
+import { isErrno, nftGeneration, nftGetRequest, openNftSocket, taggedRule } from './nft-common.js';
 
 export const SPOOFCHECK_TABLE = 'sluice';
 const CHAIN = 'prerouting';
@@ -50,17 +48,10 @@ const expressions = [
   nftExpr.lookup(ALLOWED, NFT_REG.R1, { invert: true }),
   nftExpr.verdict(NF_VERDICT.DROP),
 ];
-const userdata = (() => {
-  const w = new Writer(256);
-  nftExpressionList.encode(w, expressions, { siblings: {} });
-  const tag = createHash('sha256').update(w.finish()).digest('hex').slice(0, 12);
-  return nftCommentUserdata(`sluice macspoofchk ${tag}`);
-})();
+const { userdata } = taggedRule('sluice macspoofchk', expressions);
 
 /** The set userdata nft writes for a string key (host byte order), without which it prints names reversed. */
 const HOST_ORDER_KEYS = encodeNftUserdata([nftU32Tlv(NFTNL_UDATA_SET.KEYBYTEORDER, NFT_BYTEORDER.HOST_ENDIAN)]);
-
-const isErrno = (e: unknown, code: string) => e instanceof NetlinkError && e.code === code;
 
 function ifnameKey(name: string): Buffer {
   const key = Buffer.alloc(IFNAMSIZ);
@@ -76,18 +67,8 @@ function macBytes(mac: string): Buffer {
 
 const allowedKey = (port: string, mac: string) => Buffer.concat([ifnameKey(port), macBytes(mac), Buffer.alloc(MAC_FIELD - 6)]);
 
-function open(netns: NetNs | undefined): NetlinkSocket {
-  return NetlinkSocket.open(NETLINK_NETFILTER, { family: nftables, ...(netns ? { netns } : {}) });
-}
-
-function request(msg: number, kind: typeof nftGen | typeof nftTable | typeof nftRule | typeof nftSetElem, attrs: object, family: number = BRIDGE): Buffer {
-  return encodeMessage(kind as never, { header: { type: nftType(msg) }, nfgen: { family }, attrs } as never);
-}
-
-function generation(sock: NetlinkSocket): number {
-  const gen = sock.request(request(NFT_MSG.GETGEN, nftGen, {}, NFPROTO.UNSPEC), 'NFT_MSG_GETGEN').find((m) => m.kind === nftGen.name) as { attrs: { id?: number } } | undefined;
-  if (gen?.attrs.id === undefined) throw new Error('NFT_MSG_GETGEN: the kernel answered no generation id');
-  return gen.attrs.id;
+function request(msg: number, kind: typeof nftRule | typeof nftSetElem, attrs: object): Buffer {
+  return nftGetRequest(kind, msg, attrs, BRIDGE);
 }
 
 /** Our rules in the chain (none when the table or chain is missing). */
@@ -104,10 +85,10 @@ function ourRules(sock: NetlinkSocket, table: string): NftRuleAttrs[] {
 
 /** Creates the table, chain, sets and the rule where missing; one rule, however many run it at once. */
 export function ensureSpoofcheck(table: string, netns?: NetNs): void {
-  const sock = open(netns);
+  const sock = openNftSocket(netns);
   try {
     for (let attempt = 1; ; attempt++) {
-      const genid = generation(sock);
+      const genid = nftGeneration(sock);
       const rules = ourRules(sock, table);
       if (rules.length === 1) return;
       const batch = new NftBatch({ genid });
@@ -152,7 +133,7 @@ function elements(set: string, keys: Buffer[], table: string, msg: number, flags
 /** Lets frames from `port` through only with source MAC `mac` (ensure() first). */
 export function addSpoofcheck(table: string, port: string, mac: string, netns?: NetNs): void {
   ensureSpoofcheck(table, netns);
-  const sock = open(netns);
+  const sock = openNftSocket(netns);
   try {
     new NftBatch()
       .add(nftSetElem, elements(ALLOWED, [allowedKey(port, mac)], table, NFT_MSG.NEWSETELEM, NLM_F.CREATE), `add element bridge ${table} ${ALLOWED} { ${port} . ${mac} }`)
@@ -165,7 +146,7 @@ export function addSpoofcheck(table: string, port: string, mac: string, netns?: 
 
 /** Removes a port's entries; what is already gone (the elements, the sets, the table) is fine. */
 export function removeSpoofcheck(table: string, port: string, mac: string, netns?: NetNs): void {
-  const sock = open(netns);
+  const sock = openNftSocket(netns);
   try {
     // The port first: a port still checked but without its MAC would drop everything it sends.
     for (const [set, key] of [[PORTS, ifnameKey(port)], [ALLOWED, allowedKey(port, mac)]] as const) {
@@ -192,7 +173,7 @@ function keysOf(sock: NetlinkSocket, table: string, set: string): Buffer[] | und
 
 /** CHECK: the rule and the port's two elements, each difference in words. */
 export function spoofcheckDifferences(table: string, port: string, mac: string, netns?: NetNs): string[] {
-  const sock = open(netns);
+  const sock = openNftSocket(netns);
   try {
     const diffs: string[] = [];
     const rules = ourRules(sock, table).length;

@@ -27,17 +27,16 @@
 // ensure() only reads. addPod() needs no guard: it adds elements with NLM_F_EXCL and, if the kernel
 // answers EEXIST, reads the set to tell "already there" (another ADD of the same pod) from an overlap.
 // removePod() reads, deletes what is there, and reads again if an element vanished meanwhile (ENOENT).
-import { createHash } from 'node:crypto';
-import { NetlinkError, DumpInterruptedError } from '../netlink/errors.js';
-import { encodeMessage, NLM_F, type AnyMessage, type MessageKind } from '../netlink/message.js';
-import { NetlinkSocket, NETLINK_NETFILTER } from '../netlink/socket.js';
-import { Writer } from '../netlink/writer.js';
+import { DumpInterruptedError } from '../netlink/errors.js';
+import { NLM_F, type AnyMessage, type MessageKind } from '../netlink/message.js';
+import type { NetlinkSocket } from '../netlink/socket.js';
 import type { NetNs } from '../netns.js';
+import { backoff, deleteNftTable, isErrno, nftGeneration, nftGetRequest, openNftSocket, taggedRule, validateTableName } from './nft-common.js';
 import {
-  encodeNftUserdata, nftExpressionList, formatInterval, intervalElements, intervalId, intervalsFromElements, isGenerationConflict,
+  encodeNftUserdata, formatInterval, intervalElements, intervalId, intervalsFromElements, isGenerationConflict,
   mergeIntervals, NF_INET, NF_VERDICT, NFPROTO, NFT_CMP, NFT_DATATYPE, NFT_META, NFT_MSG, NFT_PAYLOAD, NFT_PRIORITY, NFT_BYTEORDER,
-  NFT_SET_F, NFT_TABLE_F, NftBatch, nftChain, nftExpr, nftGen, nftRule, nftSet, nftSetElem, nftTable, nftType, nftables, prefixInterval,
-  nftU32Tlv, nftCommentUserdata, nftUserdataComment, NFTNL_UDATA_SET,
+  NFT_SET_F, NFT_TABLE_F, NftBatch, nftChain, nftExpr, nftRule, nftSet, nftSetElem, nftTable, nftType, prefixInterval,
+  nftU32Tlv, nftUserdataComment, NFTNL_UDATA_SET,
   type NftExpression, type AddressInterval, type NftChainAttrs, type NftRuleAttrs, type NftSetAttrs, type NftSetElemMessage, type NftTableAttrs,
 } from '../netlink/nftables/index.js';
 
@@ -111,11 +110,7 @@ function buildRule(family: 4 | 6): MasqueradeRule {
     nftExpr.lookup(nomasq, undefined, { invert: true }),
     nftExpr.masq(),
   ];
-  const w = new Writer(512);
-  nftExpressionList.encode(w, expressions, { siblings: {} });
-  const tag = createHash('sha256').update(w.finish()).digest('hex').slice(0, 12);
-  const comment = `sluice masquerade ipv${family} ${tag}`;
-  return { family, comment, userdata: nftCommentUserdata(comment), expressions };
+  return { family, ...taggedRule(`sluice masquerade ipv${family}`, expressions) };
 }
 
 /** The attributes of one of the four sets (the key byte order userdata is what nft writes for addresses). */
@@ -142,12 +137,7 @@ export interface ObservedRuleset {
   nomasq: Map<string, AddressInterval[]>;
 }
 
-/** Validates a table name as nft accepts identifiers (and as a CNI config may carry it). */
-export function validateTableName(name: string): void {
-  if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(name)) {
-    throw new TypeError(`invalid nftables table name ${JSON.stringify(name)}: letters, digits, "_", "-" and "." (at most 63, starting with a letter or "_")`);
-  }
-}
+export { validateTableName };
 
 /** The nomasq intervals of a configuration: the given prefixes and multicast, merged. Throws on a bad prefix. */
 export function nomasqIntervals(nomasq: readonly string[]): AddressInterval[] {
@@ -255,10 +245,6 @@ export function elementsRequest(msg: number, flags: number, table: string, set: 
   };
 }
 
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /** A concurrent change spoiled what we read: read again. */
 class Reread extends Error {}
 
@@ -288,8 +274,6 @@ export function firstOverlap(list: readonly AddressInterval[]): [AddressInterval
   return undefined;
 }
 
-const isErrno = (e: unknown, code: string) => e instanceof NetlinkError && e.code === code;
-
 /**
  * The masquerade ruleset of one node (one network namespace). Synchronous, like the CNI plugin's other
  * netlink work. Call ensure() once (every ADD may: it changes nothing when all is in place), then
@@ -309,7 +293,7 @@ export class Masquerade {
     this.maxAttempts = options.maxAttempts ?? 64;
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new TypeError(`maxAttempts must be a positive integer, got ${String(options.maxAttempts)}`);
     this.ownSocket = !options.socket;
-    this.sock = options.socket ?? NetlinkSocket.open(NETLINK_NETFILTER, options.netns ? { family: nftables, netns: options.netns } : { family: nftables });
+    this.sock = options.socket ?? openNftSocket(options.netns);
   }
 
   /**
@@ -328,7 +312,7 @@ export class Masquerade {
       } catch (e) {
         if (!this.shouldRetry(e, attempt)) throw e;
         retries++;
-        sleep(Math.floor(Math.random() * Math.min(1 << attempt, 32)));
+        backoff(attempt);
       }
     }
   }
@@ -422,13 +406,7 @@ export class Masquerade {
 
   /** Deletes the table with everything in it; nothing happens when it is not there. */
   uninstall(): void {
-    try {
-      new NftBatch()
-        .add(nftTable, { header: { type: nftType(NFT_MSG.DELTABLE) }, nfgen: { family: INET }, attrs: { name: this.table } }, `delete table inet ${this.table}`)
-        .commit(this.sock);
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT')) throw e;
-    }
+    deleteNftTable(this.sock, INET, this.table);
   }
 
   close(): void {
@@ -439,10 +417,7 @@ export class Masquerade {
 
   /** The current ruleset generation (NFT_MSG_GETGEN). */
   generation(): number {
-    const replies = this.sock.request(this.getRequest(NFT_MSG.GETGEN, nftGen, {}, NFPROTO.UNSPEC), 'NFT_MSG_GETGEN');
-    const gen = replies.find((m) => m.kind === nftGen.name) as { attrs: { id?: number } } | undefined;
-    if (gen?.attrs.id === undefined) throw new Error('NFT_MSG_GETGEN: the kernel answered no generation id');
-    return gen.attrs.id;
+    return nftGeneration(this.sock);
   }
 
   /** Everything ensure() needs to know, read after the generation it belongs to. */
@@ -490,7 +465,7 @@ export class Masquerade {
   }
 
   private getRequest(msg: number, kind: NftKind, attrs: object, family: number = INET): Buffer {
-    return encodeMessage(kind, { header: { type: nftType(msg) }, nfgen: { family }, attrs } as never);
+    return nftGetRequest(kind, msg, attrs, family);
   }
 
   private getOne(kind: typeof nftTable | typeof nftChain, attrs: object, what: string): object | undefined {
@@ -534,7 +509,7 @@ export class Masquerade {
         return fn();
       } catch (e) {
         if (!this.shouldRetry(e, attempt)) throw e;
-        sleep(Math.floor(Math.random() * Math.min(1 << attempt, 32)));
+        backoff(attempt);
       }
     }
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { after, type TestContext } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { after } from 'node:test';
 import { NETLINK_NETFILTER } from '../../src/netlink/socket.js';
 import { isGenerationConflict, nftables } from '../../src/netlink/nftables/index.js';
 import { openSocketIn } from '../../src/netns.js';
 import { Masquerade, MasqueradeError, masqueradeRule, nomasqIntervals, planEnsure } from '../../src/datapath/masquerade.js';
 import { isRoot, kernelTest, leftoverNamespaces, uniqueName, withNamespace, type TestNamespace } from '../support/kernel.js';
+import { runWorkers } from '../support/workers.js';
 
 after(() => {
   if (isRoot) assert.deepEqual(leftoverNamespaces(), [], 'no test namespace is left behind');
@@ -234,39 +235,6 @@ process.stdin.once('data', () => {
 });
 `;
 
-interface WorkerResult { code: number | null; out: string; err: string }
-
-/** Starts `count` plugin processes, lets them all go at once, and returns how each ended. */
-async function runWorkers(t: TestContext, args: (i: number) => object, count: number): Promise<WorkerResult[]> {
-  const children: ChildProcessWithoutNullStreams[] = [];
-  try {
-    const results: Array<Promise<WorkerResult>> = [];
-    const ready: Array<Promise<void>> = [];
-    for (let i = 0; i < count; i++) {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', worker, JSON.stringify(args(i))]);
-      children.push(child);
-      let out = '';
-      let err = '';
-      ready.push(new Promise((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.startsWith('ready\n')) resolve();
-        });
-        child.once('exit', () => reject(new Error(`worker ${i} exited before it was ready: ${err}`)));
-      }));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      results.push(new Promise((resolve) => child.once('close', (code) => resolve({ code, out: out.slice('ready\n'.length).trim(), err }))));
-    }
-    await Promise.all(ready);
-    for (const child of children) child.stdin.write('go\n');
-    const done = await Promise.all(results);
-    t.diagnostic(`workers: ${done.map((r) => r.out).join(' ')}`);
-    return done;
-  } finally {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
-  }
-}
-
 kernelTest('8 plugin processes running ensure() and addPod() at once leave one table, one chain, two rules and every pod', async (t) => {
   await withNamespace(async (n) => {
     const table = uniqueName('slm');
@@ -274,7 +242,7 @@ kernelTest('8 plugin processes running ensure() and addPod() at once leave one t
     const own = (i: number) => [`10.244.5.${i + 1}`, `fd00:10:244:5::${i + 1}`];
     // Every process also adds the same shared pod, as two ADDs of one container would.
     const shared = '10.244.9.9';
-    const added = await runWorkers(t, (i) => ({ nsPath: `/run/netns/${n.name}`, table, nomasq, pods: [...own(i), shared], rounds: 3, op: 'add' }), 8);
+    const added = await runWorkers(t, worker, (i) => ({ nsPath: `/run/netns/${n.name}`, table, nomasq, pods: [...own(i), shared], rounds: 3, op: 'add' }), 8);
     for (const [i, r] of added.entries()) assert.equal(r.code, 0, `worker ${i}: ${r.err}`);
     assert.deepEqual(shape(n), { tables: 1, chains: 1, sets: 4, rules: 2 });
     const changed = added.map((r) => (JSON.parse(r.out) as { changed: number }).changed).reduce((a, b) => a + b, 0);
@@ -286,7 +254,7 @@ kernelTest('8 plugin processes running ensure() and addPod() at once leave one t
       assert.ok(pods.includes(`${shared}/32`));
       assert.deepEqual(m.ensure(), { changed: false, actions: [], retries: 0 });
       // And 8 DELs at once, each removing its pod and the shared one.
-      const removed = await runWorkers(t, (i) => ({ nsPath: `/run/netns/${n.name}`, table, nomasq, pods: [...own(i), shared], rounds: 1, op: 'remove' }), 8);
+      const removed = await runWorkers(t, worker, (i) => ({ nsPath: `/run/netns/${n.name}`, table, nomasq, pods: [...own(i), shared], rounds: 1, op: 'remove' }), 8);
       for (const [i, r] of removed.entries()) assert.equal(r.code, 0, `worker ${i}: ${r.err}`);
       assert.deepEqual(m.list().pods, []);
       assert.deepEqual(shape(n), { tables: 1, chains: 1, sets: 4, rules: 2 });

@@ -32,7 +32,7 @@ describe('--help', () => {
     const expected: Record<string, string[]> = {
       daemon: ['--socket', '--pin-root', '--state-dir', '--allow-uid', '--max-request-bytes', '--read-timeout', '--request-timeout', '--workers', '--no-preload', '--cls-bpf', '--log-level', '--log-file', 'SIGTERM'],
       install: ['--bin-dir', '--conf-dir', '--subnet', '--network', '--no-conflist', '--force', 'sluice-plugin'],
-      uninstall: ['--bin-dir', '--conf-dir'],
+      uninstall: ['--bin-dir', '--conf-dir', '--purge', '--pin-root', '--masq-table', '--guard-table'],
       endpoints: ['--json', '--socket', '--state-dir', '--pin-root'],
       status: ['--json', '--socket', '--pin-root'],
       add: ['--netns', '--container-id', '--ifname', '--config', '--args', '--cni-path', '--socket', '--standalone'],

@@ -5,18 +5,18 @@ import { Writer } from '../../src/netlink/writer.js';
 import {
   bes32, nftExpressionList, formatNftExpression, formatNftSetElement, intervalsFromElements, formatInterval, isOpenInterval, NF_INET, NF_VERDICT,
   NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_CHAIN_F, NFT_CT, NFT_DATATYPE, NFT_META, NFT_MSG, NFT_NAT, NFT_PAYLOAD, NFT_PRIORITY, NFT_SET_F,
-  NFT_SET_ELEM_F, NFT_BYTEORDER, NFTNL_UDATA_SET, nftChain, nftExpr, nftGen, nftRule, nftSet, nftSetElem, nftTable, nftType, nftTypes, nftables,
+  NFT_SET_ELEM_F, NFT_BYTEORDER, NFTNL_UDATA_SET, NFT_FIB_RESULT, NFTA_FIB_F, nftChain, nftExpr, nftGen, nftRule, nftSet, nftSetElem, nftTable, nftType, nftTypes, nftables,
   decodeNftUserdata, nftUserdataComment, nftList, type NftExpression, type NftChainMessage, type NftRuleMessage, type NftSetElemMessage,
   type NftSetMessage, type NftTableMessage,
 } from '../../src/netlink/nftables/index.js';
 import { nest, space } from '../../src/netlink/attributes.js';
 import { be32, u8 } from '../../src/netlink/types.js';
-import { loadFixture } from '../support/fixtures.js';
+import { loadFixture, nftDebugRules } from '../support/fixtures.js';
 import { attr, unknownPaths } from '../support/codec.js';
 
 // The fixtures are the kernel's answers to nf_tables dumps after `nft -f ruleset.nft expressions.nft`
 // (test/fixtures/nftables/capture.sh): change them together with these expectations.
-const fixtures = ['dump-tables.hex', 'dump-chains.hex', 'dump-rules.hex', 'dump-sets.hex', 'dump-setelems.hex', 'dump-gen.hex'];
+const fixtures = ['dump-tables.hex', 'dump-chains.hex', 'dump-rules.hex', 'dump-sets.hex', 'dump-setelems.hex', 'dump-gen.hex', 'dump-guard.hex'];
 const decode = <T>(fixture: string, kind: string) =>
   loadFixture(`nftables/${fixture}`).flatMap((b) => decodeAll(nftables, b)).filter((m) => m.kind === kind) as unknown as T[];
 
@@ -288,4 +288,51 @@ test('every nf_tables message of a dump decodes through decodeAll together', () 
   const msgs: AnyMessage[] = decodeAll(nftables, all);
   assert.equal(msgs.filter((m) => m.kind === 'nftRule').length, 13);
   assert.equal(msgs.at(-1)!.kind, 'done');
+});
+
+// ---- fib (dump-guard.hex and guard.debug.txt: `nft -f guard.nft`) ----
+
+const guardRules = (table: string) => decode<NftRuleMessage>('dump-guard.hex', 'nftRule').filter((r) => r.attrs.table === table);
+
+test('fib: the kernel\'s dumps decode to the lookup\'s flags, its result and its register', () => {
+  const fibOf = (r: NftRuleMessage) => ({ ...r.attrs.expressions!.find((e) => e.name === 'fib')!.data });
+  const [guard] = guardRules('sluice_guard');
+  assert.deepEqual(fibOf(guard!), { dreg: 1, result: NFT_FIB_RESULT.OIF, flags: NFTA_FIB_F.SADDR | NFTA_FIB_F.IIF | NFTA_FIB_F.PRESENT });
+  const F = NFTA_FIB_F;
+  assert.deepEqual(guardRules('fibs').map(fibOf), [
+    { dreg: 1, result: NFT_FIB_RESULT.ADDRTYPE, flags: F.DADDR }, // fib daddr type local
+    { dreg: 1, result: NFT_FIB_RESULT.OIFNAME, flags: F.SADDR | F.MARK }, // fib saddr . mark oifname "lo"
+    { dreg: 1, result: NFT_FIB_RESULT.OIF, flags: F.SADDR | F.IIF | F.PRESENT }, // fib saddr . iif oif exists
+    { dreg: 1, result: NFT_FIB_RESULT.OIF, flags: F.SADDR | F.IIF }, // fib saddr . iif oif 1
+    { dreg: 1, result: NFT_FIB_RESULT.ADDRTYPE, flags: F.DADDR | F.OIF }, // fib daddr . oif type unicast
+  ]);
+  // The builder gives the same attributes (in nft's order: flags, result, dreg; the kernel dumps them reversed).
+  assert.deepEqual({ ...nftExpr.fib(F.SADDR | F.IIF | F.PRESENT, NFT_FIB_RESULT.OIF).data }, fibOf(guard!));
+});
+
+test('fib rules print as nft --debug=netlink printed them', () => {
+  const printed = nftDebugRules('nftables/guard.debug.txt').filter((r) => r.chain.startsWith('ip fibs '));
+  assert.equal(printed.length, 5);
+  assert.deepEqual(guardRules('fibs').map((r) => r.attrs.expressions!.map(formatNftExpression)), printed.map((r) => r.expressions));
+  assert.equal(printed[2]!.expressions[0], '[ fib saddr . iif oif present => reg 1 ]');
+});
+
+test('fib: nftExpr.fib encodes NFTA_FIB_FLAGS, NFTA_FIB_RESULT and NFTA_FIB_DREG, big-endian, as nft sends them', () => {
+  const w = new Writer(64);
+  nftExpressionList.encode(w, [nftExpr.fib(NFTA_FIB_F.SADDR | NFTA_FIB_F.IIF | NFTA_FIB_F.PRESENT, NFT_FIB_RESULT.OIF)], { siblings: {} });
+  const expected = attr(1 | 0x8000, Buffer.concat([
+    attr(1, Buffer.from('fib\0')),
+    attr(2 | 0x8000, Buffer.concat([attr(3, Buffer.from('00000029', 'hex')), attr(2, Buffer.from('00000001', 'hex')), attr(1, Buffer.from('00000001', 'hex'))])),
+  ]));
+  const bytes = w.finish();
+  assert.deepEqual(bytes, expected);
+  const [back] = nftExpressionList.decode(bytes, 0, bytes.length, { siblings: {} }) as NftExpression[];
+  assert.deepEqual({ ...back!.data }, { flags: 0x29, result: 1, dreg: 1 });
+  assert.deepEqual(NFTA_FIB_F, { SADDR: 1, DADDR: 2, MARK: 4, IIF: 8, OIF: 16, PRESENT: 32 });
+});
+
+test('fib: unknown flag bits and results print as nft prints them', () => {
+  assert.equal(formatNftExpression(nftExpr.fib(NFTA_FIB_F.SADDR | 0x40, NFT_FIB_RESULT.OIF, 2)), '[ fib saddr . unknown 0x40oif => reg 2 ]');
+  assert.equal(formatNftExpression(nftExpr.fib(0x80 | NFTA_FIB_F.PRESENT, NFT_FIB_RESULT.OIF)), '[ fib unknown 0x80oif present => reg 1 ]');
+  assert.equal(formatNftExpression(nftExpr.fib(NFTA_FIB_F.DADDR, 9)), '[ fib daddr unknown => reg 1 ]');
 });

@@ -108,6 +108,15 @@ export const nftCtAttrs = space('NFTA_CT', {
   4: ['sreg', be32],
 });
 
+/** NFTA_FIB_*: a route lookup on the packet's addresses (linux/netfilter/nf_tables.h, enum nft_fib_attributes). */
+export const nftFibAttrs = space('NFTA_FIB', {
+  1: ['dreg', be32],
+  /** NFT_FIB_RESULT.* */
+  2: ['result', be32],
+  /** NFTA_FIB_F.*: which fields of the packet the lookup uses, and whether only existence is wanted. */
+  3: ['flags', be32],
+});
+
 /** NFTA_EXPR_DATA by NFTA_EXPR_NAME. */
 export const nftExprData = byKind('name', {
   meta: nest(nftMetaAttrs),
@@ -121,6 +130,7 @@ export const nftExprData = byKind('name', {
   masq: nest(nftMasqAttrs),
   nat: nest(nftNatAttrs),
   ct: nest(nftCtAttrs),
+  fib: nest(nftFibAttrs),
 });
 
 /** NFTA_EXPR_* */
@@ -140,6 +150,7 @@ export type NftCounterData = AttrsOfSpace<typeof nftCounterAttrs>;
 export type NftMasqData = AttrsOfSpace<typeof nftMasqAttrs>;
 export type NftNatData = AttrsOfSpace<typeof nftNatAttrs>;
 export type NftCtData = AttrsOfSpace<typeof nftCtAttrs>;
+export type NftFibData = AttrsOfSpace<typeof nftFibAttrs>;
 
 /** One expression: its name and its data (raw bytes for expressions this code does not know). */
 export type NftExpression = AttrsOfSpace<typeof nftExprAttrs>;
@@ -239,6 +250,33 @@ export const NFT_CT = {
   ID: 23,
 } as const;
 
+/** enum nft_fib_result: what a fib lookup loads into its register. */
+export const NFT_FIB_RESULT = {
+  UNSPEC: 0,
+  /** The output interface's index (0: no route); with NFTA_FIB_F.PRESENT, 1 or 0. */
+  OIF: 1,
+  /** The output interface's name (16 bytes). */
+  OIFNAME: 2,
+  /** The route type of the address (RTN_*: unicast, local, ...). */
+  ADDRTYPE: 3,
+} as const;
+
+/** enum nft_fib_flags */
+export const NFTA_FIB_F = {
+  /** Look the source address up ("fib saddr"). */
+  SADDR: 1 << 0,
+  /** Look the destination address up ("fib daddr"). */
+  DADDR: 1 << 1,
+  /** Use the packet mark ("... . mark"). */
+  MARK: 1 << 2,
+  /** Only routes through the input interface count ("... . iif"). */
+  IIF: 1 << 3,
+  /** Only routes through the output interface count ("... . oif"). */
+  OIF: 1 << 4,
+  /** Load whether a result exists (nft's "exists"/"missing") rather than the result itself. */
+  PRESENT: 1 << 5,
+} as const;
+
 /** NF_NAT_RANGE_* flags of masq and nat (linux/netfilter/nf_nat.h). */
 export const NF_NAT_RANGE = {
   MAP_IPS: 1 << 0,
@@ -297,6 +335,14 @@ export const nftExpr = {
   /** Masquerades: source NAT to the outgoing interface's address. `flags`: NF_NAT_RANGE.* */
   masq(flags = 0): NftExpression {
     return { name: 'masq', data: flags ? { flags } : {} };
+  },
+  /**
+   * Looks the packet's addresses up in the routing table (`flags`: NFTA_FIB_F.*) and loads
+   * `result` (NFT_FIB_RESULT.*) into `dreg`: `fib saddr . iif oif missing` is
+   * fib(SADDR | IIF | PRESENT, OIF) followed by a comparison with 0.
+   */
+  fib(flags: number, result: number, dreg: number = NFT_REG.R1): NftExpression {
+    return { name: 'fib', data: { flags, result, dreg } };
   },
   /** Source or destination NAT to the address in `regAddrMin` (NFT_NAT.*, family NFPROTO_IPV4/IPV6). */
   nat(type: number, family: number, regAddrMin: number, options: { regAddrMax?: number; regProtoMin?: number; regProtoMax?: number; flags?: number } = {}): NftExpression {

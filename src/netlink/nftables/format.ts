@@ -3,7 +3,7 @@
 // rules can be read by anyone who knows nft's output. Values print as nft prints them: 32-bit words in
 // host byte order ("0x0100000a" for 10.0.0.1 on a little-endian machine).
 import { NF_VERDICT, NFPROTO, type NftData } from './common.js';
-import { NFT_CMP, NFT_META, NFT_PAYLOAD, NFT_CT, NFT_NAT, type NftExpression } from './expressions.js';
+import { NFT_CMP, NFT_META, NFT_PAYLOAD, NFT_CT, NFT_FIB_RESULT, NFT_NAT, NFTA_FIB_F, type NftExpression } from './expressions.js';
 import type { NftSetElem } from './set.js';
 
 function invert(table: Record<string, number>): Map<number, string> {
@@ -20,6 +20,11 @@ const bases = new Map<number, string>([
   [NFT_PAYLOAD.INNER_HEADER, 'inner'],
 ]);
 const verdicts = invert(NF_VERDICT);
+const fibResults = new Map<number, string>([[NFT_FIB_RESULT.OIF, 'oif'], [NFT_FIB_RESULT.OIFNAME, 'oifname'], [NFT_FIB_RESULT.ADDRTYPE, 'type']]);
+/** The fib lookup's fields, in the order nft names them ("saddr . mark . iif"). */
+const fibFields: ReadonlyArray<[number, string]> = [
+  [NFTA_FIB_F.SADDR, 'saddr'], [NFTA_FIB_F.DADDR, 'daddr'], [NFTA_FIB_F.MARK, 'mark'], [NFTA_FIB_F.IIF, 'iif'], [NFTA_FIB_F.OIF, 'oif'],
+];
 const natFamilies = new Map<number, string>([[NFPROTO.IPV4, 'ip'], [NFPROTO.IPV6, 'ip6'], [NFPROTO.INET, 'inet']]);
 
 /** Bytes as nft prints register data: 32-bit words in host order, the last one zero-padded. */
@@ -87,6 +92,15 @@ function body(e: NftExpression): string {
       if (d.regProtoMax !== undefined) s += `proto_max reg ${String(d.regProtoMax)} `;
       if (d.flags) s += `flags 0x${(num(d, 'flags') ?? 0).toString(16)} `;
       return s;
+    }
+    case 'fib': {
+      const flags = num(d, 'flags') ?? 0;
+      const fields = fibFields.filter(([bit]) => flags & bit).map(([, name]) => name);
+      const rest = flags & ~(NFTA_FIB_F.PRESENT | fibFields.reduce((all, [bit]) => all | bit, 0));
+      // nft prints unknown flag bits right before the result, without a space.
+      const unknown = rest ? `${fields.length ? '. ' : ''}unknown 0x${rest.toString(16)}` : '';
+      const result = fibResults.get(num(d, 'result') ?? -1) ?? 'unknown';
+      return `${fields.map((f) => `${f} `).join('. ')}${unknown}${result}${flags & NFTA_FIB_F.PRESENT ? ' present' : ''} => reg ${String(d.dreg)} `;
     }
     case 'nat': {
       let s = `${num(d, 'type') === NFT_NAT.DNAT ? 'dnat' : 'snat'} ${natFamilies.get(num(d, 'family') ?? -1) ?? `family ${String(d.family)}`} `;
