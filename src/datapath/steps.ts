@@ -95,9 +95,10 @@ export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, options: Ru
   for (const step of steps) {
     try {
       if (options.failAt?.step === step.name && options.failAt.when === 'before') throw new InjectedFault(options.failAt);
+      const started = performance.now();
       await step.run(ctx);
       done.push(step);
-      options.logger?.debug({ step: step.name }, `step ${step.name} done`);
+      options.logger?.debug({ step: step.name, ms: Math.round((performance.now() - started) * 1000) / 1000 }, `step ${step.name} done`);
       if (options.failAt?.step === step.name && options.failAt.when === 'after') throw new InjectedFault(options.failAt);
       if (options.failAt?.step === step.name && options.failAt.when === 'crash') process.kill(process.pid, 'SIGKILL');
     } catch (err) {
