@@ -13,6 +13,8 @@ export interface DaemonCommandOptions {
   workers: number;
   preload: boolean;
   clsBpf?: boolean;
+  deferAttach: boolean;
+  promoteQuiet: number;
   logLevel: LogLevelName;
   logFile?: string;
 }
@@ -31,6 +33,8 @@ export async function daemonCommand(options: DaemonCommandOptions, version: stri
     workers: options.workers,
     logger,
     ...(options.clsBpf ? { forceClsBpf: true } : {}),
+    deferAttach: options.deferAttach,
+    promoteQuietMs: options.promoteQuiet,
     testHooks: process.env.SLUICE_TEST_HOOKS === '1',
     version,
   });

@@ -75,6 +75,8 @@ async function cli(argv: string[]): Promise<void> {
     .option('--workers <n>', 'worker threads running the calls, so that several wait on the kernel at once (0: the main thread)', integer('--workers', 0), 4)
     .option('--no-preload', 'do not load the eBPF objects at start-up (the first ADD does)')
     .option('--cls-bpf', 'attach with clsact + cls_bpf instead of TCX links')
+    .option('--no-defer-attach', 'attach each pod\'s TCX link before answering ADD (default: answer first, with the pod in the spoof guard, and attach once the agent is quiet)')
+    .option('--promote-quiet <ms>', 'quiet time before deferred TCX links are attached', integer('--promote-quiet', 0), 200)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'))
     .option('--log-file <file>', 'append the log (JSON lines) to this file; without it the log goes to stdout: readable lines on a terminal, JSON otherwise')
     .addHelpText('after', '\nSIGTERM or SIGINT stops it gracefully: no new calls, the ones under way finished. Pods keep their\ntraffic while no agent runs; the shim then runs calls with the standalone plugin.')

@@ -21,6 +21,7 @@ import { CniHandler, type RequestMeta } from './handler.js';
 import { listEndpoints, pinnedObjects, type Location } from './inventory.js';
 import { DEFAULT_SOCKET } from './protocol.js';
 import { WorkerPool } from './pool.js';
+import { Promoter, type PromoterStats } from './promoter.js';
 import { AgentServer, type ServerStats } from './server.js';
 
 export interface AgentOptions {
@@ -39,6 +40,13 @@ export interface AgentOptions {
   /** Tests: the simulated node's namespace, for an agent running in the test's own process. */
   nodeNetns?: NetNs;
   forceClsBpf?: boolean;
+  /**
+   * Answer ADD before the TCX link is attached and attach it when the agent is quiet (promoter.ts);
+   * the spoof guard covers the pod meanwhile. Default true; not with forceClsBpf.
+   */
+  deferAttach?: boolean;
+  /** Quiet time before deferred attaches are done (default DEFAULT_PROMOTE_QUIET_MS). */
+  promoteQuietMs?: number;
   objectPath?: string;
   /** Honour SLUICE_FAIL_AT_STEP in requests (the agent was started with SLUICE_TEST_HOOKS=1). */
   testHooks?: boolean;
@@ -62,6 +70,8 @@ export interface AgentStatus {
   preload: { programId?: number; error?: string } | undefined;
   /** Worker threads running the calls (0: the main thread). */
   workers: number;
+  /** Deferred TCX attaches (undefined when ADD attaches at once). */
+  deferredAttach: PromoterStats | undefined;
   locations: Location[];
 }
 
@@ -81,6 +91,7 @@ export class Agent {
     private readonly locations: () => Location[],
     /** The worker threads, when calls run there. */
     readonly pool: WorkerPool | undefined,
+    private readonly promoter: Promoter | undefined,
     private readonly options: AgentOptions,
     private datapath: Datapath | undefined,
     private readonly preload: AgentStatus['preload'],
@@ -110,7 +121,10 @@ export class Agent {
         log.error({ pinRoot, err }, 'cannot load the eBPF data path: calls will try again');
       }
     }
-    const driver = { ...(options.forceClsBpf ? { forceClsBpf: true } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}) };
+    const deferAttach = (options.deferAttach ?? true) && !options.forceClsBpf;
+    const driver = {
+      ...(options.forceClsBpf ? { forceClsBpf: true } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}), ...(deferAttach ? { deferAttach: true } : {}),
+    };
     const handler = new CniHandler({
       logger: log,
       testHooks: options.testHooks ?? false,
@@ -135,7 +149,11 @@ export class Agent {
     const run = pool ? (env: Record<string, string>, stdin: Buffer, meta: RequestMeta) => pool.run(env, stdin, meta) : (env: Record<string, string>, stdin: Buffer, meta: RequestMeta) => handler.run(env, stdin, meta);
     const locations = () => dedupe([...handler.locations, ...(pool?.locations ?? [])]);
     let agent: Agent | undefined;
+    let promoter: Promoter | undefined;
     const server = new AgentServer({
+      onCallDone: (command) => {
+        if (command === 'ADD') promoter?.wake();
+      },
       socketPath: options.socketPath ?? DEFAULT_SOCKET,
       logger: log,
       ...(options.allowedUids ? { allowedUids: options.allowedUids } : {}),
@@ -155,7 +173,28 @@ export class Agent {
       datapath?.close();
       throw err;
     }
-    agent = new Agent(server, locations, pool, options, datapath, preload);
+    if (deferAttach) {
+      // The guard's table made now, so that the first ADD's guard costs one message.
+      try {
+        const { SpoofGuard } = await import('../datapath/spoof-guard.js');
+        const guard = SpoofGuard.open(options.nodeNetns ? { netns: options.nodeNetns } : {});
+        try {
+          guard.ensure();
+        } finally {
+          guard.close();
+        }
+      } catch (err) {
+        log.warn({ err }, 'cannot set up the spoof guard now: the first ADD will');
+      }
+      promoter = new Promoter({
+        server, logger: log, stateDirs: () => [...new Set(locations().map((l) => l.stateDir))],
+        ...(options.nodeNetns ? { nodeNetns: options.nodeNetns } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}),
+        ...(options.promoteQuietMs !== undefined ? { quietMs: options.promoteQuietMs } : {}),
+      });
+      // What an earlier agent left deferred.
+      promoter.wake();
+    }
+    agent = new Agent(server, locations, pool, promoter, options, datapath, preload);
     log.info({ socket: server.socketPath, pid: process.pid, allowedUids: [0, ...(options.allowedUids ?? [])] }, 'listening');
     return agent;
   }
@@ -173,6 +212,7 @@ export class Agent {
       datapaths: roots.map((r) => pinnedObjects(r)),
       preload: this.preload,
       workers: this.pool?.size ?? 0,
+      deferredAttach: this.promoter ? { ...this.promoter.stats } : undefined,
       locations,
     };
   }
@@ -183,6 +223,7 @@ export class Agent {
       const log = this.options.logger;
       log.info({ inFlight: this.server.stats.inFlight }, 'stopping: no new calls, finishing the ones under way');
       await this.server.close();
+      await this.promoter?.stop();
       await this.pool?.close();
       this.datapath?.close();
       this.datapath = undefined;

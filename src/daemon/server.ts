@@ -49,6 +49,8 @@ export interface ServerOptions {
   readTimeoutMs?: number;
   /** How long a CNI call may run before the client is answered with error 11 (the call goes on). */
   requestTimeoutMs?: number;
+  /** Told after every CNI call has finished (the agent's background work waits for quiet). */
+  onCallDone?(command: string | undefined): void;
 }
 
 export const DEFAULT_READ_TIMEOUT_MS = 10_000;
@@ -79,6 +81,7 @@ export class AgentServer {
   private readonly log: Logger;
   private nextId = 1;
   private closing: Promise<void> | undefined;
+  private lastCallAt = 0;
   readonly stats: ServerStats = { connections: 0, served: 0, refused: 0, badRequests: 0, inFlight: 0, timedOut: 0, undelivered: 0 };
 
   constructor(private readonly options: ServerOptions) {
@@ -95,6 +98,19 @@ export class AgentServer {
 
   get listening(): boolean {
     return this.server?.listening === true;
+  }
+
+  /** Milliseconds since a CNI call last arrived or finished; 0 while one is running. */
+  get quietMs(): number {
+    return this.stats.inFlight > 0 ? 0 : Date.now() - this.lastCallAt;
+  }
+
+  /**
+   * Runs `task` in `containerId`'s turn, as a CNI call for that container would run (after the calls
+   * already queued for it, before later ones), and never during a GC.
+   */
+  ordered<T>(containerId: string, task: () => Promise<T>): Promise<T> {
+    return this.gate.withShared(() => this.queue.run(containerId, task));
   }
 
   /** Creates the socket and starts accepting. Refuses when another agent answers on the path. */
@@ -234,6 +250,7 @@ export class AgentServer {
     const id = this.nextId++;
     log.debug({ req: id, command, containerId, peer }, 'call accepted');
     this.stats.inFlight++;
+    this.lastCallAt = Date.now();
     const call = (): Promise<CniOutput> => this.options.handlers.cni(env, stdin, { id, peer });
     const ordered = (): Promise<CniOutput> => (containerId && command !== 'GC' ? this.queue.run(containerId, call) : call());
     const running = command === 'GC' ? this.gate.withExclusive(call) : this.gate.withShared(ordered);
@@ -241,6 +258,8 @@ export class AgentServer {
     const settled = running.finally(() => {
       this.stats.inFlight--;
       this.stats.served++;
+      this.lastCallAt = Date.now();
+      this.options.onCallDone?.(command);
     });
     void settled.then(
       (out) => log.info({ req: id, command, containerId, exitCode: out.exitCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'call done'),

@@ -29,6 +29,11 @@ export interface CheckInput {
   paths: PinPaths;
   /** The node's namespace for the sysctls (default: the caller's). */
   nodeNetns?: NetNs;
+  /**
+   * The attachment's record says ADD deferred the attach to the agent: no program attached yet is
+   * then right, provided this says the spoof guard covers the host veth's ifindex.
+   */
+  guarded?(ifindex: number): boolean;
 }
 
 const CLS_BPF_NAME = `sluice:${podEgressProgram}`;
@@ -201,5 +206,9 @@ function checkProgram(diffs: string[], input: CheckInput, hostLink: LinkMessage)
     // no clsact qdisc: no filter
   }
   const hasFilter = filters.some((f) => (f.attrs as { options?: { name?: string } }).options?.name === CLS_BPF_NAME);
+  if (!hasFilter && input.guarded) {
+    if (!input.guarded(hostLink.ifinfo.index)) diffs.push(`${what} is not attached yet (deferred by the agent) and the spoof guard does not cover ${input.hostVeth} (ifindex ${hostLink.ifinfo.index})`);
+    return;
+  }
   if (!hasFilter) diffs.push(`${what} is not attached (no TCX link pinned at ${input.paths.link(input.hostVeth, 'ingress')}, no cls_bpf filter)`);
 }

@@ -24,6 +24,8 @@
  *                  shared by every pod: never unloaded by a pod's undo)
  *   endpoint       the endpoint map entries (counters reset first)     undo: entries removed
  *   attach         the TCX link on the host veth's ingress, pinned      undo: detached, unpinned
+ *                  (deferAttach: the host veth's ifindex in the spoof guard's set instead, and the
+ *                  record marked, for the agent to attach later; undo: the ifindex taken out)
  *   masquerade     with ipMasq: the pod's /32 and /128 added to the node's masquerade sets (the table,
  *                  chain and rules made first if missing; masq-step.ts)  undo: elements removed
  *   forwarding     ip_forward / conf.all.forwarding for the pod's families
@@ -55,6 +57,7 @@ import { findDifferences } from './check.js';
 import { masqueradeStep, type MasqueradeRecord } from './masq-step.js';
 import { canonicalIp, defaultDst, hostPrefix, splitCidr, type Family } from './ip.js';
 import { PinnedMaps } from './pinned.js';
+import { SpoofGuard } from './spoof-guard.js';
 import { EndpointState, type EndpointRecord } from './state.js';
 import type { FaultPoint, Step } from './steps.js';
 import { enableForwarding, ipv4Conf, ipv6Available, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
@@ -68,6 +71,13 @@ export interface EbpfDriverOptions {
   objectPath?: string;
   /** Attach with clsact + cls_bpf even where TCX exists. */
   forceClsBpf?: boolean;
+  /**
+   * Answer ADD before the TCX link is attached (attaching waits for an RCU grace period under the rtnl
+   * lock, longer than the rest of ADD): the host veth goes into the spoof guard instead, and the
+   * agent's promoter (daemon/promoter.ts) attaches the link once the agent is idle. Not with
+   * forceClsBpf, whose attach is cheap.
+   */
+  deferAttach?: boolean;
   /** Tests: make ADD fail at a step (see steps.ts). */
   failAt?: FaultPoint;
   logger?: DriverLogger;
@@ -92,6 +102,7 @@ interface AddContext extends AttachmentContext<EndpointRecord> {
   podRoutes: CniRoute[];
   hostRoutes: string[];
   datapath?: Datapath;
+  guard?: SpoofGuard;
   masquerade?: MasqueradeRecord;
   forwarding: SysctlChange[];
 }
@@ -115,7 +126,10 @@ export class EbpfDriver implements Driver {
 
   async add(req: AddRequest): Promise<CniResult> {
     const ctx: AddContext = { ...attachmentContext(this.attachments, req), mtu: DEFAULT_MTU, families: [], podRoutes: [], hostRoutes: [], forwarding: [] };
-    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => ctx.datapath?.close());
+    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => {
+      ctx.datapath?.close();
+      ctx.guard?.close();
+    });
     this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName, addresses: ctx.addresses.map((a) => a.ip) }, 'attachment added');
     return this.resultOf(ctx);
   }
@@ -136,7 +150,9 @@ export class EbpfDriver implements Driver {
       }),
       vethStep<EndpointRecord, AddContext>(this.attachments, {
         mtu: (ctx) => ctx.mtu,
-        save: (ctx) => ({ hostIfindex: ctx.hostIfindex, hostMac: ctx.hostMac, podMac: ctx.podMac }),
+        // The deferred attach is marked before the guard is in place: a crash in between leaves a
+        // record the promoter attaches (and a guard release of nothing).
+        save: (ctx) => ({ hostIfindex: ctx.hostIfindex, hostMac: ctx.hostMac, podMac: ctx.podMac, ...(this.defersAttach ? { deferredAttach: { pinRoot: ctx.settings.pinRoot } } : {}) }),
       }),
       {
         name: 'host-veth',
@@ -220,8 +236,15 @@ export class EbpfDriver implements Driver {
       },
       {
         name: 'attach',
-        run: (ctx) => void ctx.datapath!.attach(ctx.req.hostVethName, 'ingress'),
-        undo: (ctx) => void ctx.datapath!.detach(ctx.req.hostVethName, 'ingress'),
+        run: (ctx) => {
+          if (!this.defersAttach) return void ctx.datapath!.attach(ctx.req.hostVethName, 'ingress');
+          ctx.guard = SpoofGuard.open(this.nodeNetnsOption());
+          ctx.guard.guard(ctx.hostIfindex);
+        },
+        undo: (ctx) => {
+          if (ctx.guard) ctx.guard.release(ctx.hostIfindex);
+          else ctx.datapath!.detach(ctx.req.hostVethName, 'ingress');
+        },
       },
       masqueradeStep<AddContext>({ ...this.nodeNetnsOption(), save: (ctx, masquerade) => void saveRecord(this.attachments, ctx, { masquerade }) }),
       {
@@ -285,28 +308,50 @@ export class EbpfDriver implements Driver {
       }
     });
 
-    attempt(`detaching the program from ${hostVeth}`, () => {
-      // The pinned TCX link outlives its device: unpin it. (A cls_bpf filter goes with the device.)
+    // The device goes before its TCX link: deleting a device drops its links without the RCU grace
+    // period that detaching a live link waits for (under the rtnl lock), and unpinning a link whose
+    // device is gone costs nothing. A cls_bpf filter goes with the device.
+    problems.push(...hostVethProblems(node, hostVeth));
+    attempt(`unpinning the TCX link of ${hostVeth}`, () => {
       const attacher = new Attacher(paths, this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
       try {
-        if (attacher.detach(hostVeth, 'ingress')) this.log.debug({ pin: paths.link(hostVeth, 'ingress') }, 'TCX link detached and unpinned');
+        if (attacher.detach(hostVeth, 'ingress')) this.log.debug({ pin: paths.link(hostVeth, 'ingress') }, 'TCX link unpinned');
       } finally {
         attacher.close();
       }
     });
-
-    return [...problems, ...hostVethProblems(node, hostVeth)];
+    const guarded = record?.deferredAttach ? (record.hostIfindex ?? liveIfindex) : undefined;
+    if (guarded !== undefined) {
+      attempt(`taking ${hostVeth} (ifindex ${guarded}) out of the spoof guard`, () => {
+        const guard = SpoofGuard.open(this.nodeNetnsOption());
+        try {
+          guard.release(guarded);
+        } finally {
+          guard.close();
+        }
+      });
+    }
+    return problems;
   }
 
   // ---- CHECK --------------------------------------------------------------------------------------
 
   async check(req: CheckRequest): Promise<void> {
     const settings = req.config.sluice;
+    const record = this.state(settings).read(req.hostVethName);
+    const guarded = (ifindex: number) => {
+      const guard = SpoofGuard.open(this.nodeNetnsOption());
+      try {
+        return guard.isGuarded(ifindex);
+      } finally {
+        guard.close();
+      }
+    };
     const diffs = withNodeAndPod(this.options.nodeNetns, req.netns, (node, pod) => findDifferences({
       hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, gateway: settings.gateway,
       node, pod, paths: new PinPaths(settings.pinRoot), ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}),
+      ...(record?.deferredAttach ? { guarded } : {}),
     }));
-    const record = this.state(settings).read(req.hostVethName);
     if (settings.ipMasq || record?.masquerade) {
       const podAddresses = req.prevResult.ips.filter((ip) => req.prevResult.interfaces[ip.interface ?? -1]?.sandbox === req.netns).map((ip) => ip.address);
       diffs.push(...(await masqueradeCheck(settings, record, podAddresses, this.options.nodeNetns)));
@@ -331,6 +376,10 @@ export class EbpfDriver implements Driver {
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
+
+  private get defersAttach(): boolean {
+    return this.options.deferAttach === true && this.options.forceClsBpf !== true;
+  }
 
   private nodeNetnsOption(): { netns?: NetNs } {
     return this.options.nodeNetns ? { netns: this.options.nodeNetns } : {};

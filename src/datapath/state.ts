@@ -21,6 +21,11 @@ export interface EndpointRecord extends AttachmentRecord {
   id: number;
   hostIfindex?: number;
   hostMac?: string;
+  /**
+   * ADD answered before the program was attached (the agent's deferred attach): the spoof guard
+   * covers the host veth until the agent attaches the TCX link at this pin root and drops the field.
+   */
+  deferredAttach?: { pinRoot: string };
 }
 
 function isRecord(value: unknown): value is EndpointRecord {
