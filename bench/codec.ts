@@ -398,6 +398,14 @@ async function main(): Promise<void> {
   const routeDump = captureRouteDump(routeCount);
   console.log(`${formatInt(routeDump.length)} messages`);
   const tmp = mkdtempSync(join(tmpdir(), 'sluice-bench-codec-'));
+  // Ctrl-C stops the running worker (same process group); without these handlers this process would
+  // die too, inside spawnSync, before its finally removed the folder.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const rows: Row[] = [];
   try {
     const routeFile = join(tmp, 'route-dump.hex');
@@ -419,6 +427,8 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 
   const table = codecTable(rows);

@@ -31,7 +31,10 @@ const HOST_LOCAL_ROUNDS = 5;
 const ipam = builtinIpam();
 
 // The lease stores being measured: removed on Ctrl-C too (65,000 files each, one of them in /dev/shm).
+// The allocator's calls are synchronous underneath, so the loops below yield to the event loop now and
+// then (never inside a timed call): otherwise a signal would wait for the whole run to end.
 const liveDataDirs = new Set<string>();
+const letSignalsIn = () => new Promise<void>((resolve) => setImmediate(resolve));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`\n${signal}: removing ${[...liveDataDirs].join(', ') || 'nothing'}\n`);
@@ -83,6 +86,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     for (let i = 0; i < leases; i++) {
       writeFileSync(join(folder, addressAt(i)), `pre${i}\r\neth0`, { mode: 0o600 });
       live.push(`pre${i}`);
+      if (i % 1000 === 999) await letSignalsIn();
     }
     writeFileSync(join(folder, 'last_reserved_ip.0'), addressAt(leases - 1));
     // Let the page cache write the fill back now rather than during the measurement.
@@ -97,6 +101,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     let seed = 42;
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     for (let round = 0; round < rounds; round++) {
+      if (round % 10 === 0) await letSignalsIn();
       const id = `new${round}`;
       let start = process.hrtime.bigint();
       await ipam.add(req(id));
@@ -111,6 +116,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     row.cpuPerRound = (cpu.user + cpu.system) / 1000 / rounds;
     if (withHostLocal && existsSync(HOST_LOCAL)) {
       for (let round = 0; round < HOST_LOCAL_ROUNDS; round++) {
+        await letSignalsIn();
         const id = `hl${round}`;
         row.hlAdd.push(hostLocal('ADD', config, id));
         live.push(id);
