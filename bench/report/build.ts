@@ -151,7 +151,7 @@ export function renderReport(outcomes: readonly PartOutcome[], options: RenderOp
   const distinct = new Set([...machines.values()].map(machineLine));
   const out: string[] = ['# sluice benchmarks', ''];
   const produced = producedBy(outcomes, options.command, options.ran);
-  out.push(`${produced}${measuredWhen(machines)}. Every figure is a median of several runs with its spread; ` +
+  out.push(`${produced}.${machines.size ? ` Measured${measuredWhen(machines)}.` : ''} Every figure is a median of several runs with its spread; ` +
     'the parts run the compared ways side by side, in interleaved rounds, on the same machine.', '');
   if (distinct.size === 1) out.push(`**Machine**: ${[...distinct][0]}.`, '');
   if (machines.size > 0) {
@@ -201,7 +201,7 @@ export function renderReport(outcomes: readonly PartOutcome[], options: RenderOp
     '',
     RATIO_NOTE,
     '',
-    `${produced}${distinct.size === 1 ? ` on ${[...distinct][0]}` : ''}${measuredWhen(machines)}. ` +
+    `${produced}.${machines.size ? ` Measured${distinct.size === 1 ? ` on ${[...distinct][0]},` : ''}${measuredWhen(machines)}.` : ''} ` +
       `${notRun ? `${notRun} ` : ''}The full report, with each part's tables and charts: [${options.reportLink}](${options.reportLink}).`,
   ].join('\n');
   return { report: `${out.join('\n').trimEnd()}\n`, results: toJson(results), charts, readmeBlock: block };

@@ -182,7 +182,7 @@ test('build: REPORT.md with the machine, a summary of wins and losses, every sec
     assert.deepEqual(outcomes.map((o) => [o.part.part, o.status]), [['codec', 'ok'], ['route-dump', 'not run'], ['ipam', 'ok']]);
     const report = readFileSync(join(s.out, 'REPORT.md'), 'utf8');
     assert.match(report, /^# sluice benchmarks\n/);
-    assert.match(report, /Produced by `sudo npm run bench -- --quick` on 2026-11-23/);
+    assert.match(report, /Produced by `sudo npm run bench -- --quick`\. Measured on 2026-11-23\./);
     assert.match(report, /\*\*Machine\*\*: Test CPU, 2 cores \(x64\), 8 GiB RAM; Linux 6\.18\.0; Node v20\.0\.0/);
     const summary = report.slice(report.indexOf('## Summary'), report.indexOf('## Netlink codec'));
     assert.match(summary, /\| codec +\| decode throughput.*\| +5\.48× \| higher \| \*\*sluice wins\*\*, 5\.48× better/);
@@ -218,7 +218,7 @@ test('build: the README block is added to the Benchmarks section once, then repl
     assert.ok(first.indexOf(BEGIN) > first.indexOf('How to run them.') && first.indexOf(END) < first.indexOf('## Development'), 'inside the Benchmarks section');
     assert.equal(first.replace(`${block}\n\n`, ''), original, 'the rest of the README as it was');
     assert.match(block, /\| codec +\| decode throughput/);
-    assert.match(block, /Produced by `sudo npm run bench` on Test CPU, 2 cores/);
+    assert.match(block, /Produced by `sudo npm run bench`\. Measured on Test CPU, 2 cores .*, on 2026-11-23\./);
     assert.match(block, /\[docs\/benchmarks\/REPORT\.md\]\(docs\/benchmarks\/REPORT\.md\)/);
     assert.match(block, /Not in this report: route-dump \(not run\), ipam \(not run\)\./);
     const report = readFileSync(join(s.out, 'REPORT.md'), 'utf8');
