@@ -143,7 +143,17 @@ test('ipam section: host-local compared at the smallest and largest sizes, the i
   assert.match(s.headlines[3]!.metric, /first operation/);
   assert.match(s.markdown, /\*\*\/tmp \(ext4\)\*\*/);
   assert.match(s.markdown, /\*\*\/dev\/shm \(tmpfs\)\*\*/);
-  assert.match(s.markdown, /2\.63× to 949×/);
+  assert.match(s.markdown, /On \/tmp \(ext4\) host-local's ADD takes 2\.63× to 949× as long as sluice's at 100, 10,000, 65,000 leases/);
+  assert.match(s.markdown, /On \/dev\/shm \(tmpfs\) host-local's ADD takes 13\.3× to 1400×/);
+  assert.doesNotMatch(s.markdown, /is slower than host-local/);
+
+  // Where host-local is faster, the section says so before anything else, and the summary counts a loss.
+  const loaded = ipamJson(true);
+  loaded.fileSystems[0]!.rows[0] = ipamRow(100, 8.71, 8.43);
+  const l = ipamSection(loaded);
+  assert.match(l.markdown, /On \/tmp \(ext4\) at 100 leases sluice's ADD \(8\.71 ms\) is slower than host-local's \(8\.43 ms\)/);
+  assert.match(l.markdown, /host-local's ADD takes 73\.8× to 949× as long as sluice's at 10,000, 65,000 leases/);
+  assert.equal(compare(l.headlines[0]!)?.verdict, 'loses');
   assert.deepEqual(s.charts.map((c) => c.id), ['ipam-host-local', 'ipam-builtin']);
 
   const alone = ipamSection(ipamJson(false));
