@@ -34,7 +34,8 @@ import {
 import { describeMachine, formatMachine, loadNow } from './lib/machine.js';
 import { createTempNamespace, requireRoot, routeBatch } from './lib/netns.js';
 import { loadCodec, packageVersion, type NnAttrStream, type NnRtMessage } from './lib/node-netlink.js';
-import { formatInt, formatRatio, formatSI, formatSpread, markdownTable, repoRoot, writeResults } from './lib/report.js';
+import { formatInt, formatRatio, repoRoot, writeResults } from './lib/report.js';
+import { codecTable } from './report/codec.js';
 import { ratesPerSecond, ratio, summarize, type Summary } from './lib/stats.js';
 import { interleaved, iterationsFor, lastResult, timeLoop } from './lib/timing.js';
 
@@ -397,6 +398,14 @@ async function main(): Promise<void> {
   const routeDump = captureRouteDump(routeCount);
   console.log(`${formatInt(routeDump.length)} messages`);
   const tmp = mkdtempSync(join(tmpdir(), 'sluice-bench-codec-'));
+  // Ctrl-C stops the running worker (same process group); without these handlers this process would
+  // die too, inside spawnSync, before its finally removed the folder.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const rows: Row[] = [];
   try {
     const routeFile = join(tmp, 'route-dump.hex');
@@ -418,19 +427,11 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 
-  const table = markdownTable(
-    ['operation', 'messages', 'sluice msg/s: median (min–max)', 'node-netlink msg/s: median (min–max)', 'sluice ÷ node-netlink: median (IQR) of per-round ratios'],
-    rows.map((r) => [
-      `${r.op}: ${r.name}`,
-      formatInt(r.messages),
-      formatSpread(r.sluice, formatSI),
-      formatSpread(r.nodeNetlink, formatSI),
-      `**${formatRatio(r.ratio)}** (${formatRatio(r.roundRatios.q1)}–${formatRatio(r.roundRatios.q3)})`,
-    ]),
-    ['left', 'right', 'right', 'right', 'right'],
-  );
+  const table = codecTable(rows);
   const loadEnd = loadNow();
   console.log(`\n${table}\n`);
   console.log(`1-minute load average: ${machine.load1} at start, ${loadEnd} at the end.`);

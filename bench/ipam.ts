@@ -7,7 +7,9 @@
  * It runs on the temp dir's file system (a disk, like /var/lib/cni) and on /dev/shm (tmpfs), which
  * separates sluice's own cost from the disk file system's.
  *
- *   node dist/bench/ipam.js [rounds]
+ *   npm run bench:ipam                              (or: node dist/bench/ipam.js [rounds], default 500)
+ *
+ * The tables go to stdout, the figures to bench/results/ipam.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,14 +17,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinIpam } from '../src/ipam/host-local/index.js';
 import type { IpamRequest } from '../src/ipam/types.js';
+import { describeMachine, formatMachine, loadNow } from './lib/machine.js';
+import { writeResults } from './lib/report.js';
+import { quantile, summarize } from './lib/stats.js';
 
 const NETWORK = 'bench';
 const SIZES = [100, 10_000, 65_000];
 const ROUNDS = Number(process.argv[2] ?? 500);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new RangeError(`rounds must be a positive integer, got ${process.argv[2]}`);
 const HOST_LOCAL = '/usr/lib/cni/host-local';
 const HOST_LOCAL_ROUNDS = 5;
 
 const ipam = builtinIpam();
+
+// The lease stores being measured: removed on Ctrl-C too (65,000 files each, one of them in /dev/shm).
+// The allocator's calls are synchronous underneath, so the loops below yield to the event loop now and
+// then (never inside a timed call): otherwise a signal would wait for the whole run to end.
+const liveDataDirs = new Set<string>();
+const letSignalsIn = () => new Promise<void>((resolve) => setImmediate(resolve));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: removing ${[...liveDataDirs].join(', ') || 'nothing'}\n`);
+    for (const dir of liveDataDirs) rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 function addressAt(offset: number): string {
   // Offsets from 10.80.0.2 on: the range starts at .0.1, which is the gateway.
@@ -32,11 +51,6 @@ function addressAt(offset: number): string {
 
 function ms(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 function hostLocal(command: 'ADD' | 'DEL', config: Record<string, unknown>, id: string): number {
@@ -62,6 +76,7 @@ interface Row {
 
 async function measure(base: string, leases: number, rounds = ROUNDS, withHostLocal = true): Promise<Row> {
   const dataDir = mkdtempSync(join(base, 'sluice-bench-ipam-'));
+  liveDataDirs.add(dataDir);
   try {
     const config = { type: 'sluice', dataDir, ranges: [[{ subnet: '10.80.0.0/16' }]] };
     const req = (containerID: string): IpamRequest => ({ containerID, ifname: 'eth0', network: NETWORK, config, netConf: { cniVersion: '1.1.0', name: NETWORK }, requestedIPs: [] });
@@ -71,6 +86,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     for (let i = 0; i < leases; i++) {
       writeFileSync(join(folder, addressAt(i)), `pre${i}\r\neth0`, { mode: 0o600 });
       live.push(`pre${i}`);
+      if (i % 1000 === 999) await letSignalsIn();
     }
     writeFileSync(join(folder, 'last_reserved_ip.0'), addressAt(leases - 1));
     // Let the page cache write the fill back now rather than during the measurement.
@@ -85,6 +101,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     let seed = 42;
     const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     for (let round = 0; round < rounds; round++) {
+      if (round % 10 === 0) await letSignalsIn();
       const id = `new${round}`;
       let start = process.hrtime.bigint();
       await ipam.add(req(id));
@@ -99,6 +116,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     row.cpuPerRound = (cpu.user + cpu.system) / 1000 / rounds;
     if (withHostLocal && existsSync(HOST_LOCAL)) {
       for (let round = 0; round < HOST_LOCAL_ROUNDS; round++) {
+        await letSignalsIn();
         const id = `hl${round}`;
         row.hlAdd.push(hostLocal('ADD', config, id));
         live.push(id);
@@ -108,6 +126,7 @@ async function measure(base: string, leases: number, rounds = ROUNDS, withHostLo
     return row;
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+    liveDataDirs.delete(dataDir);
     spawnSync('sync');
   }
 }
@@ -119,13 +138,18 @@ function fileSystemOf(dir: string): string {
   return run.status === 0 ? run.stdout.trim().split('\n')[0]! : 'unknown file system';
 }
 
+const machine = describeMachine();
+console.log(`machine: ${formatMachine(machine)}\n`);
 // Warm the JIT up first, so the first size measured is not also the first code run.
 await measure(tmpdir(), 100, 300, false);
 const bases = [tmpdir(), ...(existsSync('/dev/shm') ? ['/dev/shm'] : [])];
+const fileSystems: Array<{ dir: string; type: string; rows: Row[] }> = [];
 for (const base of bases) {
   const rows: Row[] = [];
   for (const size of SIZES) rows.push(await measure(base, size));
-  console.log(`built-in IPAM in ${base} (${fileSystemOf(base)}), /16 range, ${ROUNDS} rounds of (ADD new, DEL random) per size, in-process; times in ms`);
+  const type = fileSystemOf(base);
+  fileSystems.push({ dir: base, type, rows });
+  console.log(`built-in IPAM in ${base} (${type}), /16 range, ${ROUNDS} rounds of (ADD new, DEL random) per size, in-process; times in ms`);
   console.log('');
   console.log('| leases | ADD p50 | ADD p99 | DEL p50 | DEL p99 | CPU per ADD+DEL | first op (index rebuild) | host-local ADD p50 | host-local DEL p50 |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -137,3 +161,27 @@ for (const base of bases) {
   }
   console.log('');
 }
+const hostLocalPresent = existsSync(HOST_LOCAL);
+if (!hostLocalPresent) console.log(`${HOST_LOCAL} is not installed: no host-local figures (apt-get install containernetworking-plugins)`);
+const path = writeResults('ipam', {
+  benchmark: 'ipam',
+  command: 'npm run bench:ipam',
+  machine,
+  config: { rounds: ROUNDS, sizes: SIZES, subnet: '10.80.0.0/16', hostLocal: hostLocalPresent ? HOST_LOCAL : null, hostLocalRounds: HOST_LOCAL_ROUNDS },
+  loadAtEnd: loadNow(),
+  fileSystems: fileSystems.map((fs) => ({
+    dir: fs.dir,
+    type: fs.type,
+    rows: fs.rows.map((r) => ({
+      leases: r.leases,
+      firstOpMs: r.rebuild,
+      addMs: summarize(r.add),
+      addP99Ms: quantile(r.add, 0.99),
+      delMs: summarize(r.del),
+      delP99Ms: quantile(r.del, 0.99),
+      cpuPerRoundMs: r.cpuPerRound,
+      hostLocal: r.hlAdd.length ? { addMs: r.hlAdd, delMs: r.hlDel } : null,
+    })),
+  })),
+});
+console.log(`results: ${path}`);

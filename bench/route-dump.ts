@@ -23,7 +23,8 @@ import * as netns from '../src/netns.js';
 import { describeMachine, formatMachine, loadNow, type Machine } from './lib/machine.js';
 import { createTempNamespace, requireRoot, routeBatch, type TempNamespace } from './lib/netns.js';
 import { ensureBinding, loadPackage, packageVersion, type BindingStatus } from './lib/node-netlink.js';
-import { formatInt, formatMs, formatRatio, formatSpread, markdownTable, repoRoot, writeResults } from './lib/report.js';
+import { formatInt, formatMs, repoRoot, writeResults } from './lib/report.js';
+import { routeDumpTable } from './report/route-dump.js';
 import { ratio, summarize, type Summary } from './lib/stats.js';
 import { interleaved, msSince } from './lib/timing.js';
 
@@ -163,11 +164,7 @@ async function main(): Promise<void> {
       roundRatiosVsIp: summarize(samples[i]!.map((ms, r) => ratio(ms, samples[ipIndex]![r]!))),
     }));
 
-    const table = markdownTable(
-      ['way (socket open + dump + decode to objects)', 'routes', 'time: median (min–max)', 'time ÷ ip -j time: median (IQR) of per-round ratios'],
-      results.map((r) => [r.name, formatInt(r.routes), formatSpread(r.ms, formatMs), `**${formatRatio(r.vsIp)}** (${formatRatio(r.roundRatiosVsIp.q1)}–${formatRatio(r.roundRatiosVsIp.q3)})`]),
-      ['left', 'right', 'right', 'right'],
-    );
+    const table = routeDumpTable(results);
     const loadEnd = loadNow();
     console.log(`\n${table}\n`);
     console.log(`1-minute load average: ${machine.load1} at start, ${loadEnd} at the end.`);
