@@ -1,134 +1,89 @@
-// CNI control-plane latency: how long a runtime waits for ADD and DEL, sluice against the reference
+// CNI control-plane bench: how long a runtime waits for ADD and DEL, how that grows with the pods on a
+// node, a burst of pods at once, and the memory each process takes; sluice against the reference
 // bridge plugin, side by side in one run.
 //
-//   sudo node dist/bench/cni-latency.js [--pods 100] [--no-cls-bpf] [--no-masq]
+//   sudo node dist/bench/cni-latency.js [--pods 100] [--growth 500] [--standalone-growth 200]
+//        [--bucket N] [--memory-calls 3] [--warmup 3] [--no-cls-bpf] [--no-masq]
 //
-// Contenders, each on a simulated node of its own (test/support/plugin.ts: a network namespace with an
-// uplink, its own bpffs pin root, state and IPAM directories), each with its own 100 pod namespaces:
-//   - agent        the native shim (native/build/sluice-shim) talking to `sluice daemon` running in the
-//                  node (its defaults: 4 worker threads, the eBPF objects loaded at start-up); sluice's
-//                  built-in IPAM ("ipam": {"type": "sluice"})
-//   - agent, cls_bpf   the same, the agent attaching with clsact + cls_bpf instead of TCX links
-//                  (to show what the TCX attach costs on this kernel); leave it out with --no-cls-bpf
-//   - standalone   the shim with no agent, so the standalone plugin: shim -> sluice-plugin (sh) -> node
-//   - bridge       /usr/lib/cni/bridge with /usr/lib/cni/host-local (isGateway)
-// each without and with ipMasq (bridge: iptables; sluice: its nf_tables masquerade, when this build
-// applies it: checked on the node after a trial ADD, and the rows left out when it does not).
+// The contenders (bench/control-plane/contenders.ts): the agent through the native shim, the agent
+// attaching with cls_bpf, the standalone plugin, and the bridge plugin with host-local, each without
+// and with ipMasq (sluice's ipMasq rows are left out when this build does not masquerade: checked on
+// the node after a trial ADD). Phases, after a few uncounted ADD/DEL pairs per contender:
+//   growth       --growth sequential ADDs per contender (pod 1 for every contender, the first one
+//                rotating, then pod 2, ...), then their DELs newest first, so that the i-th ADD and the
+//                i-th DEL both see i pods on the node. The standalone plugin, which starts Node on every
+//                call, adds only --standalone-growth pods, to keep the default run near 10 minutes.
+//                The median and p99 figures are those of pods 1..--pods, the same pods for everyone.
+//   burst        --pods ADDs started at once (one contender at a time), then all DELs: the time until
+//                the last one answered
+//   memory       --memory-calls ADD/DEL pairs per contender through a wrapper of the bench's own
+//                (control-plane/maxrss.c: wait4's ru_maxrss), not timed: the peak RSS of the largest
+//                process of one call; and each agent's VmHWM (/proc/<pid>/status, all its threads)
+// Then the agents must have served every call themselves (none fell back to the standalone plugin).
+// Writes bench/results/cni-latency.json and prints the report's section (bench/report/control-plane.ts).
 //
-// A call is what a runtime does: fork and exec the plugin (in the node's namespace: forked while this
-// thread is switched into it, see netns.runIn), the config on stdin, wait for it to exit. Timed from
-// just before the fork to its exit. Each contender first does a few ADD/DEL pairs on a pod of its
-// own (not counted: the first load of the eBPF objects, the bridge's creation, ...).
-//   sequential   ADD pod 1, contender by contender (rotating which goes first), then pod 2, ... ; then
-//                the DELs the same way: median and p99 per contender
-//   burst        all pods' ADDs started at once (one contender at a time), then all DELs: the time
-//                until the last one answered
 // The standalone plugin loads its modules from dist/ on every call: run the bench from a tree nobody
 // rebuilds meanwhile (a copy of dist/, bpf/, native/ and package.json will do) or calls fail at random.
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runIn } from '../src/netns.js';
-import { ensureShim, Scratch, SHIM, startAgent, type AgentProcess } from '../test/support/agent.js';
-import { SimNode, type Pod } from '../test/support/plugin.js';
+import { ensureShim, Scratch } from '../test/support/agent.js';
+import { agentStatus, call, CNI_BIN, makeContender, plan, timed, warmUp, type Contender } from './control-plane/contenders.js';
+import { bucketSizeFor } from './control-plane/growth.js';
+import { buildMaxrss, readMaxrss } from './control-plane/maxrss.js';
+import { procMemory, type ProcMemory } from './control-plane/proc-memory.js';
+import { issue7Target, latencySummary, type CniLatencyResults, type ContenderResult } from './control-plane/results.js';
 import { describeMachine, formatMachine, loadNow } from './lib/machine.js';
 import { requireRoot } from './lib/netns.js';
-import { formatMs, formatRatio, markdownTable, writeResults } from './lib/report.js';
-import { quantile, summarize, type Summary } from './lib/stats.js';
+import { writeResults } from './lib/report.js';
 import { msSince } from './lib/timing.js';
+import { section } from './report/control-plane.js';
 
 const { values: opts } = parseArgs({
   options: {
     pods: { type: 'string', default: '100' },
+    growth: { type: 'string', default: '500' },
+    'standalone-growth': { type: 'string', default: '200' },
+    bucket: { type: 'string' },
+    'memory-calls': { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
     'no-cls-bpf': { type: 'boolean', default: false },
     'no-masq': { type: 'boolean', default: false },
-    warmup: { type: 'string', default: '3' },
   },
 });
-const PODS = Number(opts.pods);
-const WARMUP = Number(opts.warmup);
-if (!Number.isInteger(PODS) || PODS < 10) throw new RangeError('--pods must be an integer >= 10');
+
+function integer(name: string, value: string | undefined, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${value}`);
+  return n;
+}
+const PODS = integer('pods', opts.pods, 10);
+const GROWTH = integer('growth', opts.growth, PODS);
+const STANDALONE_GROWTH = Math.min(GROWTH, integer('standalone-growth', opts['standalone-growth'], PODS));
+const BUCKET = opts.bucket === undefined ? bucketSizeFor(GROWTH) : integer('bucket', opts.bucket, 1);
+const WARMUP = integer('warmup', opts.warmup, 1);
+const MEMORY_CALLS = integer('memory-calls', opts['memory-calls'], 1);
 requireRoot('bench/cni-latency');
 
-const CNI_BIN = '/usr/lib/cni';
-const SUBNET = '10.252.0.0/22';
-
-interface Contender {
-  name: string;
-  kind: 'agent' | 'agent-cls' | 'standalone' | 'bridge';
-  ipMasq: boolean;
-  node: SimNode;
-  pods: Pod[];
-  warm: Pod;
-  executable: string;
-  env: Record<string, string>;
-  config: Record<string, unknown>;
-  agent?: AgentProcess;
-  add: number[];
-  del: number[];
-  burstAdd?: number;
-  burstDel?: number;
-  failures: string[];
-}
-
-interface CallResult {
-  ms: number;
-  code: number | null;
-  stdout: string;
-}
-
-/** Forks the plugin inside the node's namespace, feeds it the config, waits for its exit. */
-function call(c: Contender, command: string, pod: Pod): Promise<CallResult> {
-  const env = { ...c.env, CNI_COMMAND: command, CNI_CONTAINERID: pod.containerId, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' };
-  const stdin = JSON.stringify(c.config);
-  const start = process.hrtime.bigint();
-  const child = runIn(c.node.ns, () => spawn(c.executable, [], { env, stdio: ['pipe', 'pipe', 'ignore'] }));
-  return new Promise((resolve) => {
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stdin!.on('error', () => undefined);
-    child.once('error', (err) => resolve({ ms: msSince(start), code: -1, stdout: String(err) }));
-    child.once('close', (code) => resolve({ ms: msSince(start), code, stdout }));
-    child.stdin!.end(stdin);
-  });
-}
-
-async function timed(c: Contender, command: string, pod: Pod): Promise<number> {
-  const r = await call(c, command, pod);
-  if (r.code !== 0) c.failures.push(`${command} ${pod.containerId}: ${r.stdout.trim().slice(0, 300)}`);
-  return r.ms;
-}
-
-function sluiceConfig(node: SimNode, ipMasq: boolean): Record<string, unknown> {
-  return {
-    cniVersion: '1.0.0', name: 'bench', type: 'sluice', ipMasq, pinRoot: node.pinRoot, stateDir: node.stateDir, logFile: node.logFile, logLevel: 'warn',
-    ipam: { type: 'sluice', dataDir: node.ipamDir, ranges: [[{ subnet: SUBNET }]] },
-  };
-}
-
-function bridgeConfig(node: SimNode, ipMasq: boolean): Record<string, unknown> {
-  return {
-    cniVersion: '1.0.0', name: 'bench', type: 'bridge', bridge: 'cni-bench0', isGateway: true, ipMasq,
-    ipam: { type: 'host-local', dataDir: node.ipamDir, ranges: [[{ subnet: SUBNET }]] },
-  };
-}
-
-/** nf_tables tables in the node (`nft list tables`): how to tell whether an ADD with ipMasq masqueraded. */
-function nftTables(node: SimNode): string[] {
-  const r = spawnSync('ip', ['netns', 'exec', node.name, 'nft', 'list', 'tables'], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '');
-}
+const began = process.hrtime.bigint();
+const progress = (text: string) => process.stderr.write(`[${(msSince(began) / 1000).toFixed(0).padStart(4)} s] ${text}\n`);
 
 const scratch = new Scratch();
 const contenders: Contender[] = [];
 const cleanups: (() => Promise<void> | void)[] = [() => scratch.cleanup()];
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    process.stderr.write(`\n${signal}: cleaning up\n`);
-    void cleanup().then(() => process.exit(130));
+
+// Ctrl-C (or SIGTERM) stops the run between two calls; the `finally` at the end removes what it made.
+// The handler only sets the flag: cleaning up while calls are still starting in the nodes would race them.
+class Interrupted extends Error {}
+let interrupted: NodeJS.Signals | undefined;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return void process.stderr.write(`\n${signal}: already stopping, cleaning up\n`);
+    interrupted = signal;
+    process.stderr.write(`\n${signal}: stopping after the calls under way, then cleaning up\n`);
   });
+}
+function stopIfInterrupted(): void {
+  if (interrupted) throw new Interrupted(interrupted);
 }
 
 async function cleanup(): Promise<void> {
@@ -141,147 +96,132 @@ async function cleanup(): Promise<void> {
   }
 }
 
-async function makeContender(name: string, kind: Contender['kind'], ipMasq: boolean): Promise<Contender> {
-  const node = new SimNode();
-  cleanups.push(() => node.cleanup());
-  const pods = Array.from({ length: PODS }, () => node.addPod());
-  const warm = node.addPod();
-  const base = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: CNI_BIN };
-  const c: Contender = { name, kind, ipMasq, node, pods, warm, executable: SHIM, env: base, config: sluiceConfig(node, ipMasq), add: [], del: [], failures: [] };
-  if (kind === 'bridge') {
-    c.executable = `${CNI_BIN}/bridge`;
-    c.config = bridgeConfig(node, ipMasq);
-  } else if (kind === 'standalone') {
-    c.env = { ...base, SLUICE_SOCKET: scratch.path(`none-${contenders.length}.sock`), SLUICE_PLUGIN: scratch.launcher };
-  } else {
-    const socket = scratch.path(`agent-${contenders.length}.sock`);
-    c.agent = await startAgent(node, { socket, args: ['--log-level', 'warn', ...(kind === 'agent-cls' ? ['--cls-bpf'] : [])] });
-    const agent = c.agent;
-    cleanups.push(async () => void (await agent.stop()));
-    c.env = { ...base, SLUICE_SOCKET: socket, SLUICE_PLUGIN: scratch.launcher };
+/** Sequential ADDs, interleaved (pod i for every contender, the first one rotating), then DELs newest first. */
+async function growthRun(): Promise<void> {
+  for (let i = 0; i < GROWTH; i++) {
+    stopIfInterrupted();
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(i + k) % contenders.length]!;
+      if (i < c.pods.length) c.addMs.push(await timed(c, 'ADD', c.pods[i]!));
+    }
+    if ((i + 1) % BUCKET === 0 || i + 1 === GROWTH) progress(`ADD: ${i + 1}/${GROWTH} pods`);
   }
-  return c;
+  for (let i = GROWTH - 1; i >= 0; i--) {
+    stopIfInterrupted();
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(i + k) % contenders.length]!;
+      if (i < c.pods.length) c.delMs[i] = await timed(c, 'DEL', c.pods[i]!);
+    }
+    if (i % BUCKET === 0) progress(`DEL: ${i} pods left`);
+  }
 }
 
-/** A few ADD/DEL pairs on the contender's own pod; false when ipMasq was asked for and nothing masquerades. */
-async function warmUp(c: Contender): Promise<boolean> {
-  const tablesBefore = nftTables(c.node).length;
-  for (let i = 0; i < WARMUP; i++) {
-    const add = await call(c, 'ADD', c.warm);
-    if (add.code !== 0) throw new Error(`${c.name}: warm-up ADD failed: ${add.stdout}`);
-    if (i === 0 && c.ipMasq && c.kind !== 'bridge' && nftTables(c.node).length === tablesBefore) {
-      await call(c, 'DEL', c.warm);
-      return false;
-    }
-    const del = await call(c, 'DEL', c.warm);
-    if (del.code !== 0) throw new Error(`${c.name}: warm-up DEL failed: ${del.stdout}`);
-  }
-  return true;
+async function burst(c: Contender, command: 'ADD' | 'DEL'): Promise<number> {
+  const start = process.hrtime.bigint();
+  await Promise.all(c.pods.slice(0, PODS).map((p) => timed(c, command, p)));
+  return msSince(start);
 }
+
+/** ADD/DEL pairs on the contender's own pod through maxrss, which records the calls' peak RSS. */
+async function memoryPass(c: Contender, maxrss: string): Promise<void> {
+  const out = scratch.path(`maxrss-${contenders.indexOf(c)}`);
+  for (let i = 0; i < MEMORY_CALLS; i++) {
+    for (const command of ['ADD', 'DEL'] as const) {
+      stopIfInterrupted();
+      const r = await call(c, command, c.warm, [maxrss, out]);
+      if (r.code !== 0) c.failures.push(`memory pass ${command}: ${r.stdout.trim().slice(0, 300)}`);
+      else (command === 'ADD' ? c.addPeakKiB : c.delPeakKiB).push(readMaxrss(out));
+    }
+  }
+}
+
+const agentMemory = new Map<Contender, { afterWarmup: ProcMemory; atEnd?: ProcMemory }>();
+let agentWorkers: number | undefined;
 
 try {
   ensureShim();
   for (const bin of ['bridge', 'host-local']) if (!existsSync(`${CNI_BIN}/${bin}`)) throw new Error(`${CNI_BIN}/${bin} is missing (scripts/install-deps.sh installs the reference plugins)`);
+  const maxrss = buildMaxrss(scratch.dir);
   const machine = describeMachine();
-  const masqs = opts['no-masq'] ? [false] : [false, true];
-  const plan: [string, Contender['kind'], boolean][] = [];
-  for (const ipMasq of masqs) {
-    const suffix = ipMasq ? ', ipMasq' : '';
-    plan.push([`sluice agent (shim)${suffix}`, 'agent', ipMasq]);
-    if (!opts['no-cls-bpf'] && !ipMasq) plan.push([`sluice agent, cls_bpf attach${suffix}`, 'agent-cls', ipMasq]);
-    plan.push([`sluice standalone${suffix}`, 'standalone', ipMasq]);
-    plan.push([`bridge + host-local${suffix}`, 'bridge', ipMasq]);
-  }
-  process.stderr.write(`${formatMachine(machine)}\nsetting up ${plan.length} simulated nodes with ${PODS} pods each...\n`);
+  const specs = plan({ masq: !opts['no-masq'], clsBpf: !opts['no-cls-bpf'] });
+  process.stderr.write(`${formatMachine(machine)}\n`);
+  progress(`setting up ${specs.length} simulated nodes (${GROWTH} pods each, the standalone plugin's ${STANDALONE_GROWTH})...`);
   const skipped: string[] = [];
-  for (const [name, kind, ipMasq] of plan) {
-    const c = await makeContender(name, kind, ipMasq);
-    if (await warmUp(c)) contenders.push(c);
-    else skipped.push(`${name}: this build does not masquerade yet (no nf_tables table appeared after an ADD with ipMasq)`);
-  }
-
-  // Sequential, interleaved: pod i's ADD for every contender, the first one rotating.
-  process.stderr.write(`sequential ADDs and DELs (${PODS} pods x ${contenders.length} contenders)...\n`);
-  for (const command of ['ADD', 'DEL'] as const) {
-    for (let i = 0; i < PODS && !interrupted; i++) {
-      for (let k = 0; k < contenders.length; k++) {
-        const c = contenders[(i + k) % contenders.length]!;
-        (command === 'ADD' ? c.add : c.del).push(await timed(c, command, c.pods[i]!));
-      }
+  for (const [index, spec] of specs.entries()) {
+    stopIfInterrupted();
+    const pods = spec.kind === 'standalone' ? STANDALONE_GROWTH : GROWTH;
+    const c = await makeContender(spec, { scratch, index, pods, onCleanup: (fn) => cleanups.push(fn) });
+    if (!(await warmUp(c, WARMUP))) {
+      skipped.push(`${spec.name}: this build does not masquerade yet (no nf_tables table appeared after an ADD with ipMasq)`);
+      continue;
+    }
+    contenders.push(c);
+    if (c.agent) {
+      const status = await agentStatus(c);
+      agentWorkers = status.workers;
+      agentMemory.set(c, { afterWarmup: procMemory(status.pid) });
     }
   }
 
-  // Bursts: every pod at once, one contender at a time.
-  process.stderr.write('bursts...\n');
+  progress(`growth: sequential ADDs then DELs, ${contenders.length} contenders...`);
+  await growthRun();
+
+  progress(`bursts: ${PODS} ADDs at once, then ${PODS} DELs, one contender at a time...`);
   for (const c of contenders) {
-    for (const command of ['ADD', 'DEL'] as const) {
-      const start = process.hrtime.bigint();
-      await Promise.all(c.pods.map((p) => timed(c, command, p)));
-      const wall = msSince(start);
-      if (command === 'ADD') c.burstAdd = wall;
-      else c.burstDel = wall;
-    }
+    stopIfInterrupted();
+    c.burstAddMs = await burst(c, 'ADD');
+    c.burstDelMs = await burst(c, 'DEL');
   }
 
-  // The agents served every call themselves (no fallback to the standalone plugin).
+  progress(`memory: ${MEMORY_CALLS} ADD/DEL pairs per contender through maxrss...`);
+  for (const c of contenders) await memoryPass(c, maxrss);
+
+  // The agents' peaks, and whether they served every call themselves (no fallback to the standalone plugin).
   for (const c of contenders) {
     if (!c.agent) continue;
-    const status = spawnSync(process.execPath, [new URL('../src/cli/main.js', import.meta.url).pathname, 'status', '--json', '--socket', c.env.SLUICE_SOCKET!, '--pin-root', c.node.pinRoot], { encoding: 'utf8' });
-    const served = (JSON.parse(status.stdout) as { agent: { requests: { served: number } } }).agent.requests.served;
-    const expected = 2 * WARMUP + 4 * PODS;
-    if (served !== expected) c.failures.push(`the agent served ${served} calls, expected ${expected}: some went to the standalone plugin`);
+    let status;
+    try {
+      status = await agentStatus(c);
+      agentMemory.get(c)!.atEnd = procMemory(status.pid);
+    } catch (err) {
+      c.failures.push(`the agent did not say how it is at the end: ${String(err)}`);
+      continue;
+    }
+    const expected = 2 * (WARMUP + c.pods.length + PODS + MEMORY_CALLS);
+    if (status.requests.served !== expected) c.failures.push(`the agent served ${status.requests.served} calls, expected ${expected}: some went to the standalone plugin`);
   }
+  stopIfInterrupted();
 
-  const bridge = contenders.find((c) => c.kind === 'bridge' && !c.ipMasq)!;
-  const bridgeAdd = summarize(bridge.add).median;
-  const rows = contenders.map((c) => {
-    const add = summarize(c.add);
-    const del = summarize(c.del);
-    return [
-      c.name,
-      formatMs(add.median), formatMs(quantile(c.add, 0.99)), formatRatio(add.median / bridgeAdd),
-      formatMs(del.median), formatMs(quantile(c.del, 0.99)),
-      formatMs(c.burstAdd!), formatMs(c.burstDel!),
-    ];
+  const perContender: ContenderResult[] = contenders.map((c) => {
+    const memory = agentMemory.get(c);
+    return {
+      name: c.name, kind: c.kind, ipMasq: c.ipMasq,
+      add: latencySummary(c.addMs.slice(0, PODS)), del: latencySummary(c.delMs.slice(0, PODS)),
+      growth: { addMs: c.addMs, delMs: c.delMs },
+      burstAddMs: c.burstAddMs!, burstDelMs: c.burstDelMs!,
+      memory: { addPeakKiB: c.addPeakKiB, delPeakKiB: c.delPeakKiB, ...(memory?.atEnd ? { agent: { afterWarmup: memory.afterWarmup, atEnd: memory.atEnd } } : {}) },
+      failures: c.failures,
+    };
   });
-  const table = markdownTable(
-    ['contender', 'ADD median', 'ADD p99', 'ADD vs bridge', 'DEL median', 'DEL p99', `${PODS} ADDs at once`, `${PODS} DELs at once`],
-    rows, ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-  );
-  const agent = contenders.find((c) => c.kind === 'agent' && !c.ipMasq)!;
-  const standalone = contenders.find((c) => c.kind === 'standalone' && !c.ipMasq)!;
-  const agentAdd = summarize(agent.add).median;
-  const verdict = agentAdd < bridgeAdd / 2 ? 'met' : 'NOT met';
-  const lines = [
-    '',
-    `${formatMachine(machine)}; load ${loadNow()} at the end`,
-    '',
-    table,
-    '',
-    `agent vs standalone: ADD ${formatRatio(agentAdd / summarize(standalone.add).median)}, DEL ${formatRatio(summarize(agent.del).median / summarize(standalone.del).median)}`,
-    `target "agent median ADD < half the bridge plugin's" (${formatMs(agentAdd)} vs ${formatMs(bridgeAdd / 2)}): ${verdict}`,
-    ...skipped.map((s) => `left out: ${s}`),
-    ...contenders.flatMap((c) => c.failures.slice(0, 5).map((f) => `FAILED (${c.name}): ${f}`)),
-    '',
-  ];
-  process.stdout.write(lines.join('\n'));
-  const summaryOf = (s: Summary, samples: number[]) => ({ ...s, p99: quantile(samples, 0.99) });
-  const path = writeResults('cni-latency', {
+  const results: CniLatencyResults = {
     benchmark: 'cni-latency',
-    command: 'sudo node dist/bench/cni-latency.js',
+    command: ['sudo node dist/bench/cni-latency.js', ...process.argv.slice(2)].join(' '),
     machine,
     loadAtEnd: loadNow(),
-    config: { pods: PODS, warmup: WARMUP },
-    results: contenders.map((c) => ({
-      name: c.name, ipMasq: c.ipMasq,
-      add: summaryOf(summarize(c.add), c.add), del: summaryOf(summarize(c.del), c.del),
-      burstAddMs: c.burstAdd, burstDelMs: c.burstDel, failures: c.failures,
-    })),
+    config: { pods: PODS, growth: GROWTH, standaloneGrowth: STANDALONE_GROWTH, bucket: BUCKET, warmup: WARMUP, memoryCalls: MEMORY_CALLS, ...(agentWorkers === undefined ? {} : { agentWorkers }) },
+    results: perContender,
     skipped,
-    target: { agentAddMedian: agentAdd, halfBridgeAdd: bridgeAdd / 2, met: verdict === 'met' },
-  });
-  process.stderr.write(`results written to ${path}\n`);
+    target: issue7Target(perContender),
+    elapsedSeconds: Math.round(msSince(began) / 1000),
+  };
+  const path = writeResults('cni-latency', results);
+  process.stdout.write(`\n${formatMachine(machine)}\n\n${section(results).markdown}\n`);
+  progress(`results written to ${path}`);
   if (contenders.some((c) => c.failures.length)) process.exitCode = 1;
+} catch (err) {
+  // Once interrupted, whatever failed (a plugin the terminal's Ctrl-C killed, ...) only means "stopped".
+  if (!interrupted) throw err;
+  process.exitCode = 130;
 } finally {
   await cleanup();
 }

@@ -1,0 +1,174 @@
+// The contenders of the control-plane bench and how a runtime calls them. Each runs on a simulated
+// node of its own (test/support/plugin.ts: a network namespace with an uplink, its own bpffs pin root,
+// state and IPAM directories) with pod namespaces of its own:
+//   agent          the native shim (native/build/sluice-shim) talking to `sluice daemon` running in the
+//                  node (its defaults: worker threads, the eBPF objects loaded at start-up); sluice's
+//                  built-in IPAM ("ipam": {"type": "sluice"})
+//   agent-cls      the same, the agent attaching with clsact + cls_bpf instead of TCX links
+//   standalone     the shim with no agent, so the standalone plugin: shim -> sluice-plugin (sh) -> node
+//   bridge         /usr/lib/cni/bridge with /usr/lib/cni/host-local (isGateway)
+// each without and with ipMasq (bridge: iptables; sluice: its nf_tables masquerade).
+import { spawn, spawnSync } from 'node:child_process';
+import { runIn } from '../../src/netns.js';
+import { agentOp } from '../../src/daemon/client.js';
+import type { AgentStatus } from '../../src/daemon/agent.js';
+import { Scratch, SHIM, startAgent, type AgentProcess } from '../../test/support/agent.js';
+import { SimNode, type Pod } from '../../test/support/plugin.js';
+import { msSince } from '../lib/timing.js';
+import type { ContenderKind } from './results.js';
+
+export const CNI_BIN = '/usr/lib/cni';
+const SUBNET = '10.252.0.0/22';
+
+export interface ContenderSpec {
+  name: string;
+  kind: ContenderKind;
+  ipMasq: boolean;
+}
+
+export interface Contender extends ContenderSpec {
+  node: SimNode;
+  /** The growth run's pods, in the order they are added; the first `pods` also make the burst. */
+  pods: Pod[];
+  /** A pod of its own for the warm-up and the memory pass. */
+  warm: Pod;
+  executable: string;
+  env: Record<string, string>;
+  config: Record<string, unknown>;
+  agent?: AgentProcess;
+  addMs: number[];
+  delMs: number[];
+  burstAddMs?: number;
+  burstDelMs?: number;
+  addPeakKiB: number[];
+  delPeakKiB: number[];
+  failures: string[];
+}
+
+/** Which contenders run, in this order. */
+export function plan(options: { masq: boolean; clsBpf: boolean }): ContenderSpec[] {
+  const out: ContenderSpec[] = [];
+  for (const ipMasq of options.masq ? [false, true] : [false]) {
+    const suffix = ipMasq ? ', ipMasq' : '';
+    out.push({ name: `sluice agent (shim)${suffix}`, kind: 'agent', ipMasq });
+    if (options.clsBpf && !ipMasq) out.push({ name: `sluice agent, cls_bpf attach${suffix}`, kind: 'agent-cls', ipMasq });
+    out.push({ name: `sluice standalone${suffix}`, kind: 'standalone', ipMasq });
+    out.push({ name: `bridge + host-local${suffix}`, kind: 'bridge', ipMasq });
+  }
+  return out;
+}
+
+function sluiceConfig(node: SimNode, ipMasq: boolean): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0', name: 'bench', type: 'sluice', ipMasq, pinRoot: node.pinRoot, stateDir: node.stateDir, logFile: node.logFile, logLevel: 'warn',
+    ipam: { type: 'sluice', dataDir: node.ipamDir, ranges: [[{ subnet: SUBNET }]] },
+  };
+}
+
+function bridgeConfig(node: SimNode, ipMasq: boolean): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0', name: 'bench', type: 'bridge', bridge: 'cni-bench0', isGateway: true, ipMasq,
+    ipam: { type: 'host-local', dataDir: node.ipamDir, ranges: [[{ subnet: SUBNET }]] },
+  };
+}
+
+export interface Setup {
+  scratch: Scratch;
+  /** Distinguishes this contender's sockets in the scratch directory. */
+  index: number;
+  /** How many pods it adds in the growth run. */
+  pods: number;
+  /** Registers what undoes a step, as soon as the step is done (the caller runs them, newest first). */
+  onCleanup(fn: () => Promise<void> | void): void;
+}
+
+/** A node with its pods, and for the agent kinds the agent running in it. */
+export async function makeContender(spec: ContenderSpec, setup: Setup): Promise<Contender> {
+  const node = new SimNode();
+  setup.onCleanup(() => node.cleanup());
+  const pods = Array.from({ length: setup.pods }, () => node.addPod());
+  const warm = node.addPod();
+  const base = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: CNI_BIN };
+  const c: Contender = {
+    ...spec, node, pods, warm, executable: SHIM, env: base, config: sluiceConfig(node, spec.ipMasq),
+    addMs: [], delMs: [], addPeakKiB: [], delPeakKiB: [], failures: [],
+  };
+  if (spec.kind === 'bridge') {
+    c.executable = `${CNI_BIN}/bridge`;
+    c.config = bridgeConfig(node, spec.ipMasq);
+  } else if (spec.kind === 'standalone') {
+    c.env = { ...base, SLUICE_SOCKET: setup.scratch.path(`none-${setup.index}.sock`), SLUICE_PLUGIN: setup.scratch.launcher };
+  } else {
+    const socket = setup.scratch.path(`agent-${setup.index}.sock`);
+    const agent = await startAgent(node, { socket, args: ['--log-level', 'warn', ...(spec.kind === 'agent-cls' ? ['--cls-bpf'] : [])] });
+    setup.onCleanup(async () => void (await agent.stop()));
+    c.agent = agent;
+    c.env = { ...base, SLUICE_SOCKET: socket, SLUICE_PLUGIN: setup.scratch.launcher };
+  }
+  return c;
+}
+
+export interface CallResult {
+  ms: number;
+  code: number | null;
+  stdout: string;
+}
+
+/**
+ * What a runtime does: forks the plugin inside the node's namespace (forked while this thread is
+ * switched into it, see netns.runIn), feeds it the config, waits for its exit. Timed from just before
+ * the fork to the exit. `wrapper` runs in front of the plugin (the memory pass's maxrss).
+ */
+export function call(c: Contender, command: string, pod: Pod, wrapper: string[] = []): Promise<CallResult> {
+  const env = { ...c.env, CNI_COMMAND: command, CNI_CONTAINERID: pod.containerId, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' };
+  const stdin = JSON.stringify(c.config);
+  const [file, ...args] = [...wrapper, c.executable];
+  const start = process.hrtime.bigint();
+  const child = runIn(c.node.ns, () => spawn(file!, args, { env, stdio: ['pipe', 'pipe', 'ignore'] }));
+  return new Promise((resolve) => {
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdin!.on('error', () => undefined);
+    child.once('error', (err) => resolve({ ms: msSince(start), code: -1, stdout: String(err) }));
+    child.once('close', (code) => resolve({ ms: msSince(start), code, stdout }));
+    child.stdin!.end(stdin);
+  });
+}
+
+/** A call whose failure is recorded on the contender (the run goes on); returns its time. */
+export async function timed(c: Contender, command: string, pod: Pod, wrapper?: string[]): Promise<number> {
+  const r = await call(c, command, pod, wrapper);
+  if (r.code !== 0) c.failures.push(`${command} ${pod.containerId}: ${r.stdout.trim().slice(0, 300)}`);
+  return r.ms;
+}
+
+/** nf_tables tables in the node (`nft list tables`): how to tell whether an ADD with ipMasq masqueraded. */
+function nftTables(node: SimNode): string[] {
+  const r = spawnSync('ip', ['netns', 'exec', node.name, 'nft', 'list', 'tables'], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+/**
+ * A few ADD/DEL pairs on the contender's own pod, not counted (the first load of the eBPF objects,
+ * the bridge's creation, ...). False when ipMasq was asked of sluice and nothing masquerades.
+ */
+export async function warmUp(c: Contender, rounds: number): Promise<boolean> {
+  const tablesBefore = nftTables(c.node).length;
+  for (let i = 0; i < rounds; i++) {
+    const add = await call(c, 'ADD', c.warm);
+    if (add.code !== 0) throw new Error(`${c.name}: warm-up ADD failed: ${add.stdout}`);
+    if (i === 0 && c.ipMasq && c.kind !== 'bridge' && nftTables(c.node).length === tablesBefore) {
+      await call(c, 'DEL', c.warm);
+      return false;
+    }
+    const del = await call(c, 'DEL', c.warm);
+    if (del.code !== 0) throw new Error(`${c.name}: warm-up DEL failed: ${del.stdout}`);
+  }
+  return true;
+}
+
+/** The agent's own account of itself (pid, calls served, worker threads). */
+export async function agentStatus(c: Contender): Promise<AgentStatus> {
+  if (!c.agent) throw new Error(`${c.name} has no agent`);
+  return (await agentOp(c.agent.socket, 'status')) as AgentStatus;
+}
