@@ -10,7 +10,8 @@
 //                  built-in IPAM ("ipam": {"type": "sluice"})
 //   - agent, cls_bpf   the same, the agent attaching with clsact + cls_bpf instead of TCX links
 //                  (to show what the TCX attach costs on this kernel); leave it out with --no-cls-bpf
-//   - standalone   the shim with no agent, so the standalone plugin: shim -> sluice-plugin (sh) -> node
+//   - standalone   the shim with no agent, so the standalone plugin: shim -> sluice-plugin (run by node
+//                  itself) -> the bundled plugin with its code cache (src/cli/launch.cts)
 //   - bridge       /usr/lib/cni/bridge with /usr/lib/cni/host-local (isGateway)
 // each without and with ipMasq (bridge: iptables; sluice: its nf_tables masquerade, when this build
 // applies it: checked on the node after a trial ADD, and the rows left out when it does not).
@@ -23,8 +24,8 @@
 //                the DELs the same way: median and p99 per contender
 //   burst        all pods' ADDs started at once (one contender at a time), then all DELs: the time
 //                until the last one answered
-// The standalone plugin loads its modules from dist/ on every call: run the bench from a tree nobody
-// rebuilds meanwhile (a copy of dist/, bpf/, native/ and package.json will do) or calls fail at random.
+// The standalone plugin loads its bundle from dist/ on every call (replaced atomically by a build, but
+// the launcher and koffi are not): run the bench from a tree nobody rebuilds meanwhile.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
