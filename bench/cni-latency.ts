@@ -22,8 +22,8 @@
 // Then the agents must have served every call themselves (none fell back to the standalone plugin).
 // Writes bench/results/cni-latency.json and prints the report's section (bench/report/control-plane.ts).
 //
-// The standalone plugin loads its modules from dist/ on every call: run the bench from a tree nobody
-// rebuilds meanwhile (a copy of dist/, bpf/, native/ and package.json will do) or calls fail at random.
+// The standalone plugin loads its bundle from dist/ on every call (replaced atomically by a build, but
+// the launcher and koffi are not): run the bench from a tree nobody rebuilds meanwhile.
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ensureShim, Scratch } from '../test/support/agent.js';

@@ -5,8 +5,10 @@
  *                             compiler at `npm install`), the launcher below in its place: a plain
  *                             CNI plugin that starts Node for every call
  *   <bin-dir>/sluice-plugin   the standalone plugin's launcher, which the shim runs when no agent
- *                             answers: a shell script that execs this node binary on this package's
- *                             dist/src/cli/main.js (absolute paths, written at install time)
+ *                             answers: a three-line script that this node binary runs itself (a #! line
+ *                             naming it), loading this package's dist/src/cli/launch.cjs, which runs
+ *                             the bundled plugin (absolute paths, written at install time). When a #!
+ *                             line cannot name the node binary, a shell script that execs it instead.
  *   <conf-dir>/10-sluice.conflist   a default network (ebpf mode, built-in IPAM); an existing one is
  *                             kept unless --force
  *
@@ -14,13 +16,14 @@
  * never runs half a binary, and one running the old binary keeps it.
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { builtShim, cliEntryPoint } from './package.js';
+import { dirname, join } from 'node:path';
+import { builtShim, launchEntryPoint } from './package.js';
 
 export const SHIM_NAME = 'sluice';
 export const LAUNCHER_NAME = 'sluice-plugin';
 export const CONFLIST_NAME = '10-sluice.conflist';
-const LAUNCHER_MARK = '# sluice-plugin: written by `sluice install`';
+/** A string every launcher holds (the shell launchers of earlier versions too). */
+const LAUNCHER_MARK = 'sluice-plugin: written by `sluice install`';
 /** A string the shim binary holds (its messages start with it). */
 const SHIM_MARK = 'sluice-shim: ';
 export const DEFAULT_SUBNETS = ['10.85.0.0/16'];
@@ -36,9 +39,34 @@ export interface InstallOptions {
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** The standalone plugin's launcher script. */
-export function launcherScript(node = process.execPath, entry = realpathSync(cliEntryPoint())): string {
-  return `#!/bin/sh\n${LAUNCHER_MARK}\n# The standalone sluice CNI plugin, which the shim runs when no agent answers.\nexec ${quote(node)} ${quote(entry)} "$@"\n`;
+/**
+ * Whether a launcher in `dir` can be a script that `node` runs itself, through a #! line: the kernel
+ * takes an interpreter path without blanks, in a line of at most 127 bytes on every kernel; Node runs
+ * a file without an extension as CommonJS unless the nearest package.json above says "type": "module".
+ */
+export function nodeRunsLauncherIn(dir: string, node: string): boolean {
+  if (!/^\/\S+$/.test(node) || Buffer.byteLength(node) > 120) return false;
+  for (let d = existsSync(dir) ? realpathSync(dir) : dir; ; d = dirname(d)) {
+    const pkg = join(d, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type !== 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(d) === d) return true;
+  }
+}
+
+/**
+ * The standalone plugin's launcher, to be written into `dir`: node runs it directly (#!), and it hands
+ * over to launch.cjs; a shell script exec'ing node on launch.cjs where a #! line cannot do it.
+ */
+export function launcherScript(dir: string, node = process.execPath, launch = realpathSync(launchEntryPoint())): string {
+  const what = 'The standalone sluice CNI plugin, which the shim runs when no agent answers.';
+  if (nodeRunsLauncherIn(dir, node)) return `#!${node}\n// ${LAUNCHER_MARK}. ${what}\nrequire(${JSON.stringify(launch)}).launch();\n`;
+  return `#!/bin/sh\n# ${LAUNCHER_MARK}. ${what}\nexec ${quote(node)} ${quote(launch)} "$@"\n`;
 }
 
 /** The default network: mode ebpf, the built-in IPAM over the given subnets (one range set each). */
@@ -74,8 +102,8 @@ export async function installCommand(options: InstallOptions): Promise<number> {
   try {
     mkdirSync(options.binDir, { recursive: true, mode: 0o755 });
     const launcher = join(options.binDir, LAUNCHER_NAME);
-    writeAtomically(launcher, (tmp) => writeFileSync(tmp, launcherScript()), 0o755);
-    process.stdout.write(`installed ${launcher} (the standalone plugin: ${process.execPath} ${realpathSync(cliEntryPoint())})\n`);
+    writeAtomically(launcher, (tmp) => writeFileSync(tmp, launcherScript(options.binDir)), 0o755);
+    process.stdout.write(`installed ${launcher} (the standalone plugin: ${process.execPath} ${realpathSync(launchEntryPoint())})\n`);
 
     const shim = join(options.binDir, SHIM_NAME);
     const built = builtShim();
@@ -83,7 +111,7 @@ export async function installCommand(options: InstallOptions): Promise<number> {
       writeAtomically(shim, (tmp) => copyFileSync(built, tmp), 0o755);
       process.stdout.write(`installed ${shim} (the shim: the agent when it listens, else ${LAUNCHER_NAME})\n`);
     } else {
-      writeAtomically(shim, (tmp) => writeFileSync(tmp, launcherScript()), 0o755);
+      writeAtomically(shim, (tmp) => writeFileSync(tmp, launcherScript(options.binDir)), 0o755);
       process.stderr.write(`sluice install: warning: the shim was not built (${built} is missing: no C compiler at install?): ${shim} is the standalone plugin, every call starts Node\n`);
     }
 

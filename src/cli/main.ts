@@ -1,17 +1,14 @@
 #!/usr/bin/env node
 /**
- * The `sluice` executable. With CNI_COMMAND in the environment it is the CNI plugin (the entry point the
- * native shim falls back to when no agent listens); otherwise the command line. Each command's module
+ * The `sluice` executable. With CNI_COMMAND in the environment it is the CNI plugin (plugin.ts, which
+ * the launcher the shim falls back to runs bundled); otherwise the command line. Each command's module
  * is imported only when that command runs, so neither the plugin nor `--help` pays for the others.
  */
 import { readFileSync } from 'node:fs';
 
 if (process.env.CNI_COMMAND !== undefined) {
-  const { main } = await import('../cni/main.js');
-  const code = await main();
-  // stdout and stderr are synchronous for files and pipes on Linux: nothing is lost by exiting now,
-  // and a handle some library left open cannot keep the runtime waiting.
-  process.exit(code);
+  // The plugin's own entry point (bundled for the launcher, see plugin.ts); here unbundled.
+  await import('./plugin.js');
 } else {
   await cli(process.argv);
 }

@@ -26,9 +26,14 @@ export function packageVersion(): string {
   }
 }
 
-/** The CLI entry point (with CNI_COMMAND set: the standalone plugin) next to this module. */
+/** The CLI entry point (with CNI_COMMAND set: the standalone plugin, unbundled) next to this module. */
 export function cliEntryPoint(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
+}
+
+/** What the launcher runs (launch.cts): the bundled standalone plugin for a CNI call, else the CLI. */
+export function launchEntryPoint(): string {
+  return fileURLToPath(new URL('./launch.cjs', import.meta.url));
 }
 
 /** The shim scripts/build-native.sh builds. */

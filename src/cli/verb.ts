@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { agentCni } from '../daemon/client.js';
-import { cliEntryPoint } from './package.js';
+import { launchEntryPoint } from './package.js';
 
 export interface VerbOptions {
   netns?: string;
@@ -41,7 +41,7 @@ async function readStdin(): Promise<string> {
 
 function standalone(env: Record<string, string>, stdin: Buffer): Promise<{ stdout: string; exitCode: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntryPoint()], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [launchEntryPoint()], { env, stdio: ['pipe', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
     child.once('error', reject);

@@ -1,7 +1,7 @@
 // The agent and the shim in kernel tests: an agent (`sluice daemon`) started inside a simulated node
 // (test/support/plugin.ts), listening on a socket in a temporary directory of the test's own, and the
 // native shim run as a runtime runs a plugin, pointed at that socket, falling back to the standalone
-// plugin through a launcher written by install.ts's launcherScript().
+// plugin through a launcher written by install.ts's launcherScript() (so the bundled plugin).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ export class Scratch {
   /** The standalone plugin's launcher, as `sluice install` writes it. */
   readonly launcher = join(this.dir, 'sluice-plugin');
   constructor() {
-    writeFileSync(this.launcher, launcherScript(process.execPath, PLUGIN_MAIN));
+    writeFileSync(this.launcher, launcherScript(this.dir));
     chmodSync(this.launcher, 0o755);
   }
   path(name: string): string {

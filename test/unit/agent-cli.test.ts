@@ -3,7 +3,7 @@
 // built-in IPAM store of the test's own, endpoints and status with nothing to report.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { builtinIpam } from '../../src/ipam/host-local/index.js';
 import { ensureShim, SHIM } from '../support/agent.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const LAUNCH = realpathSync(fileURLToPath(new URL('../../src/cli/launch.cjs', import.meta.url)));
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
@@ -65,8 +66,8 @@ describe('install and uninstall', () => {
     assert.equal(out.code, 0, out.stderr);
     assert.deepEqual(readFileSync(join(bin, 'sluice')), readFileSync(SHIM), 'the shim itself');
     const launcher = readFileSync(join(bin, 'sluice-plugin'), 'utf8');
-    assert.match(launcher, /^#!\/bin\/sh\n/);
-    assert.ok(launcher.includes(process.execPath));
+    assert.ok(launcher.startsWith(`#!${process.execPath}\n`), 'node runs the launcher itself');
+    assert.ok(launcher.includes(LAUNCH), 'and it runs launch.cjs');
     for (const f of ['sluice', 'sluice-plugin']) assert.equal(statSync(join(bin, f)).mode & 0o777, 0o755);
     const conflist = JSON.parse(readFileSync(join(conf, '10-sluice.conflist'), 'utf8'));
     assert.deepEqual(conflist, {
