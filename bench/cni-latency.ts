@@ -27,7 +27,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ensureShim, Scratch } from '../test/support/agent.js';
-import { agentStatus, call, CNI_BIN, makeContender, plan, timed, warmUp, type Contender } from './control-plane/contenders.js';
+import { agentStatus, call, CNI_BIN, makeContender, plan, settleDeferred, timed, warmUp, type Contender } from './control-plane/contenders.js';
 import { bucketSizeFor } from './control-plane/growth.js';
 import { buildMaxrss, readMaxrss } from './control-plane/maxrss.js';
 import { procMemory, type ProcMemory } from './control-plane/proc-memory.js';
@@ -106,6 +106,8 @@ async function growthRun(): Promise<void> {
     }
     if ((i + 1) % BUCKET === 0 || i + 1 === GROWTH) progress(`ADD: ${i + 1}/${GROWTH} pods`);
   }
+  progress('waiting for the agents\' deferred TCX attaches...');
+  for (const c of contenders) await settleDeferred(c, 'growth');
   for (let i = GROWTH - 1; i >= 0; i--) {
     stopIfInterrupted();
     for (let k = 0; k < contenders.length; k++) {
@@ -170,6 +172,7 @@ try {
   for (const c of contenders) {
     stopIfInterrupted();
     c.burstAddMs = await burst(c, 'ADD');
+    await settleDeferred(c, 'burst');
     c.burstDelMs = await burst(c, 'DEL');
   }
 
@@ -198,7 +201,7 @@ try {
       name: c.name, kind: c.kind, ipMasq: c.ipMasq,
       add: latencySummary(c.addMs.slice(0, PODS)), del: latencySummary(c.delMs.slice(0, PODS)),
       growth: { addMs: c.addMs, delMs: c.delMs },
-      burstAddMs: c.burstAddMs!, burstDelMs: c.burstDelMs!,
+      burstAddMs: c.burstAddMs!, burstDelMs: c.burstDelMs!, deferredAttach: c.deferred,
       memory: { addPeakKiB: c.addPeakKiB, delPeakKiB: c.delPeakKiB, ...(memory?.atEnd ? { agent: { afterWarmup: memory.afterWarmup, atEnd: memory.atEnd } } : {}) },
       failures: c.failures,
     };

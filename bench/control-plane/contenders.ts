@@ -5,13 +5,15 @@
 //                  node (its defaults: worker threads, the eBPF objects loaded at start-up); sluice's
 //                  built-in IPAM ("ipam": {"type": "sluice"})
 //   agent-cls      the same, the agent attaching with clsact + cls_bpf instead of TCX links
-//   standalone     the shim with no agent, so the standalone plugin: shim -> sluice-plugin (sh) -> node
+//   standalone     the shim with no agent, so the standalone plugin: shim -> sluice-plugin (run by node) -> the bundled plugin
 //   bridge         /usr/lib/cni/bridge with /usr/lib/cni/host-local (isGateway)
 // each without and with ipMasq (bridge: iptables; sluice: its nf_tables masquerade).
 import { spawn, spawnSync } from 'node:child_process';
 import { runIn } from '../../src/netns.js';
 import { agentOp } from '../../src/daemon/client.js';
 import type { AgentStatus } from '../../src/daemon/agent.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { deferredAttachments } from '../../src/datapath/deferred-attach.js';
 import { Scratch, SHIM, startAgent, type AgentProcess } from '../../test/support/agent.js';
 import { SimNode, type Pod } from '../../test/support/plugin.js';
 import { msSince } from '../lib/timing.js';
@@ -42,8 +44,29 @@ export interface Contender extends ContenderSpec {
   burstDelMs?: number;
   addPeakKiB: number[];
   delPeakKiB: number[];
+  /** The agent's deferred TCX attaches, done while the bench waited after a phase (settleDeferred). */
+  deferred: DeferredSettle[];
+  /** sluice's state directory (tmpfs, as /run/sluice is on a node). */
+  stateDir?: string;
   failures: string[];
 }
+
+export interface DeferredSettle {
+  phase: string;
+  /** Links the agent attached after the phase. */
+  links: number;
+  /** From the phase's last answer until no attach was left (the agent's quiet time included). */
+  ms: number;
+  quietMs: number;
+}
+
+/**
+ * The agents answer ADD before attaching the TCX link and attach once quiet for this long (`sluice
+ * daemon --promote-quiet`): longer than a round of the other contenders' calls, so the attaches (which
+ * hold the kernel's rtnl lock for ~15 ms each) never run during another contender's timed call; the
+ * bench waits for them between phases instead (settleDeferred).
+ */
+export const PROMOTE_QUIET_MS = 1000;
 
 /** Which contenders run, in this order. */
 export function plan(options: { masq: boolean; clsBpf: boolean }): ContenderSpec[] {
@@ -58,9 +81,9 @@ export function plan(options: { masq: boolean; clsBpf: boolean }): ContenderSpec
   return out;
 }
 
-function sluiceConfig(node: SimNode, ipMasq: boolean): Record<string, unknown> {
+function sluiceConfig(node: SimNode, ipMasq: boolean, stateDir: string): Record<string, unknown> {
   return {
-    cniVersion: '1.0.0', name: 'bench', type: 'sluice', ipMasq, pinRoot: node.pinRoot, stateDir: node.stateDir, logFile: node.logFile, logLevel: 'warn',
+    cniVersion: '1.0.0', name: 'bench', type: 'sluice', ipMasq, pinRoot: node.pinRoot, stateDir, logFile: node.logFile, logLevel: 'warn',
     ipam: { type: 'sluice', dataDir: node.ipamDir, ranges: [[{ subnet: SUBNET }]] },
   };
 }
@@ -90,9 +113,15 @@ export async function makeContender(spec: ContenderSpec, setup: Setup): Promise<
   const warm = node.addPod();
   const base = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: CNI_BIN };
   const c: Contender = {
-    ...spec, node, pods, warm, executable: SHIM, env: base, config: sluiceConfig(node, spec.ipMasq),
-    addMs: [], delMs: [], addPeakKiB: [], delPeakKiB: [], failures: [],
+    ...spec, node, pods, warm, executable: SHIM, env: base, config: {},
+    addMs: [], delMs: [], addPeakKiB: [], delPeakKiB: [], deferred: [], failures: [],
   };
+  if (spec.kind !== 'bridge') {
+    const stateDir = mkdtempSync('/run/sluice-bench-');
+    setup.onCleanup(() => rmSync(stateDir, { recursive: true, force: true }));
+    c.stateDir = stateDir;
+    c.config = sluiceConfig(node, spec.ipMasq, stateDir);
+  }
   if (spec.kind === 'bridge') {
     c.executable = `${CNI_BIN}/bridge`;
     c.config = bridgeConfig(node, spec.ipMasq);
@@ -100,7 +129,7 @@ export async function makeContender(spec: ContenderSpec, setup: Setup): Promise<
     c.env = { ...base, SLUICE_SOCKET: setup.scratch.path(`none-${setup.index}.sock`), SLUICE_PLUGIN: setup.scratch.launcher };
   } else {
     const socket = setup.scratch.path(`agent-${setup.index}.sock`);
-    const agent = await startAgent(node, { socket, args: ['--log-level', 'warn', ...(spec.kind === 'agent-cls' ? ['--cls-bpf'] : [])] });
+    const agent = await startAgent(node, { socket, args: ['--log-level', 'warn', '--promote-quiet', String(PROMOTE_QUIET_MS), ...(spec.kind === 'agent-cls' ? ['--cls-bpf'] : [])] });
     setup.onCleanup(async () => void (await agent.stop()));
     c.agent = agent;
     c.env = { ...base, SLUICE_SOCKET: socket, SLUICE_PLUGIN: setup.scratch.launcher };
@@ -168,6 +197,22 @@ export async function warmUp(c: Contender, rounds: number): Promise<boolean> {
 }
 
 /** The agent's own account of itself (pid, calls served, worker threads). */
+/** Waits until the agent has attached every TCX link it deferred; what it took goes into c.deferred. */
+export async function settleDeferred(c: Contender, phase: string): Promise<void> {
+  if (!c.agent || !c.stateDir) return;
+  const started = process.hrtime.bigint();
+  const links = deferredAttachments(c.stateDir).length;
+  for (;;) {
+    if (deferredAttachments(c.stateDir).length === 0) break;
+    if (Number(process.hrtime.bigint() - started) / 1e6 > 120_000) {
+      c.failures.push(`${phase}: the agent still had ${deferredAttachments(c.stateDir).length} deferred attaches after 120 s`);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  if (links) c.deferred.push({ phase, links, ms: Number(process.hrtime.bigint() - started) / 1e6, quietMs: PROMOTE_QUIET_MS });
+}
+
 export async function agentStatus(c: Contender): Promise<AgentStatus> {
   if (!c.agent) throw new Error(`${c.name} has no agent`);
   return (await agentOp(c.agent.socket, 'status')) as AgentStatus;

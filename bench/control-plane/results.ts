@@ -26,6 +26,11 @@ export interface ContenderResult {
   /** config.pods ADDs started at once, then as many DELs: the time until the last one answered. */
   burstAddMs: number;
   burstDelMs: number;
+  /**
+   * The agent's deferred TCX attaches, done while the bench waited after a phase: how many, and the
+   * time from the phase's last answer until none was left (the agent's quiet time included).
+   */
+  deferredAttach?: { phase: string; links: number; ms: number; quietMs: number }[];
   memory: {
     /** Peak RSS of the largest process of each measured call (the plugin and whatever it ran), KiB. */
     addPeakKiB: number[];

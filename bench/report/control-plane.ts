@@ -118,6 +118,9 @@ function latencySentences(r: CniLatencyResults): string[] {
   const t = r.target;
   out.push(`Issue 7's target, the agent's median ADD under half the bridge plugin's (${formatMs(t.halfBridgeAdd)}): ${t.met ? 'met' : 'not met'} (${formatMs(t.agentAddMedian)}).`);
   const agent = find(r.results, 'agent', false)!;
+  for (const d of agent.deferredAttach ?? []) {
+    out.push(`The agent answers ADD before attaching the pod's TCX link (the pod is in the spoof guard meanwhile) and attaches the links once quiet: after the ${d.phase} phase, ${d.links} links were attached ${formatMs(d.ms)} after the last answer, its quiet time of ${formatMs(d.quietMs)} included (${formatMs(Math.max(0, d.ms - d.quietMs) / d.links)} a link).`);
+  }
   const cls = find(r.results, 'agent-cls', false);
   if (cls) out.push(`Attaching with clsact + cls_bpf instead of a TCX link, the agent's median ADD is ${formatMs(cls.add.median)} instead of ${formatMs(agent.add.median)} (${formatRatio(cls.add.median / agent.add.median)}).`);
   for (const ipMasq of [false, true]) {

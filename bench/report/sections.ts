@@ -3,6 +3,8 @@
 // Adding a part is one entry here (and the import of its section).
 import type { ReportSection } from '../lib/report-types.js';
 import { section as codec } from './codec.js';
+import { section as controlPlane } from './control-plane.js';
+import { section as dataplane } from './dataplane.js';
 import { section as ipam } from './ipam.js';
 import { section as routeDump } from './route-dump.js';
 
@@ -30,4 +32,6 @@ export const PARTS: readonly Part[] = [
   { part: 'codec', resultsFile: 'codec.json', section: codec, run: { entry: 'codec.js', quick: ['--runs', '7', '--sample-ms', '20'], root: true, packages: ['iproute2'] } },
   { part: 'route-dump', resultsFile: 'route-dump.json', section: routeDump, run: { entry: 'route-dump.js', quick: ['--runs', '5', '--routes', '2000'], root: true, packages: ['iproute2'] } },
   { part: 'ipam', resultsFile: 'ipam.json', section: ipam, run: { entry: 'ipam.js', quick: ['100'], packages: ['containernetworking-plugins'] } },
+  { part: 'control-plane', resultsFile: 'cni-latency.json', section: controlPlane, run: { entry: 'cni-latency.js', quick: ['--pods', '20', '--growth', '60'], root: true, packages: ['containernetworking-plugins'] } },
+  { part: 'dataplane', resultsFile: 'dataplane.json', section: dataplane, run: { entry: 'dataplane.js', quick: ['--quick'], root: true, packages: ['containernetworking-plugins', 'iperf3', 'sockperf'] } },
 ];

@@ -98,8 +98,11 @@ function scratch(files: Record<string, unknown>, readme = '# project\n\nIntro.\n
   return { dir, results, out: join(dir, 'docs', 'benchmarks'), readme: join(dir, 'README.md') };
 }
 
+/** The parts these tests give figures for (the control-plane and data-plane sections have tests of their own). */
+const TESTED_PARTS = PARTS.filter((p) => ['codec', 'route-dump', 'ipam'].includes(p.part));
+
 function build(s: Scratch, extra: Partial<Parameters<typeof buildReport>[0]> = {}) {
-  return buildReport({ resultsDir: s.results, outDir: s.out, readmePath: s.readme, ...extra });
+  return buildReport({ resultsDir: s.results, outDir: s.out, readmePath: s.readme, parts: TESTED_PARTS, ...extra });
 }
 
 // ---- the parts' sections ----
@@ -307,23 +310,23 @@ test('build: figures from an earlier run are said to be from an earlier run', ()
 // ---- npm run bench ----
 
 test('the registry: every part has a unique name, results file and program; sections are the real ones', () => {
-  assert.deepEqual(PARTS.map((p) => p.part), ['codec', 'route-dump', 'ipam']);
+  assert.deepEqual(PARTS.map((p) => p.part), ['codec', 'route-dump', 'ipam', 'control-plane', 'dataplane']);
   for (const key of ['part', 'resultsFile'] as const) assert.equal(new Set(PARTS.map((p) => p[key])).size, PARTS.length);
   assert.equal(new Set(PARTS.map((p) => p.run.entry)).size, PARTS.length);
   assert.equal(PARTS[0]!.section, codecSection);
 });
 
 test('npm run bench: --only picks parts in the registry\'s order and names the unknown ones; quick arguments and packages', () => {
-  assert.deepEqual(selectParts(PARTS, undefined).parts.map((p) => p.part), ['codec', 'route-dump', 'ipam']);
-  const some = selectParts(PARTS, 'ipam, codec,dataplane');
-  assert.deepEqual(some.parts.map((p) => p.part), ['codec', 'ipam']);
-  assert.deepEqual(some.unknown, ['dataplane']);
+  assert.deepEqual(selectParts(PARTS, undefined).parts.map((p) => p.part), ['codec', 'route-dump', 'ipam', 'control-plane', 'dataplane']);
+  const some = selectParts(PARTS, 'dataplane, ipam, codec,frobnicate');
+  assert.deepEqual(some.parts.map((p) => p.part), ['codec', 'ipam', 'dataplane']);
+  assert.deepEqual(some.unknown, ['frobnicate']);
   assert.deepEqual(selectParts(PARTS, '').parts, []);
   const codec = PARTS.find((p) => p.part === 'codec')!;
   assert.deepEqual(argsFor(codec, false), []);
   assert.deepEqual(argsFor(codec, true), ['--runs', '7', '--sample-ms', '20']);
   assert.deepEqual(argsFor({ ...codec, run: { entry: 'x.js' } }, true), []);
-  assert.deepEqual(packagesFor(PARTS), ['iproute2', 'containernetworking-plugins']);
+  assert.deepEqual(packagesFor(PARTS), ['iproute2', 'containernetworking-plugins', 'iperf3', 'sockperf']);
   assert.equal(commandLine(['--only', 'codec,ipam', '--quick'], true), 'sudo npm run bench -- --only codec,ipam --quick');
   assert.equal(commandLine([], false), 'npm run bench');
 });
