@@ -13,6 +13,8 @@
  * The shim runs calls that arrive meanwhile with the standalone plugin (native/sluice-shim.c).
  */
 import { stat } from 'node:fs/promises';
+import { setNamespaceTypeProbe } from '../sys/ns-check.js';
+import { namespaceTypeOf } from '../sys/ns-type.js';
 import type { Logger } from 'pino';
 import type { Datapath } from '../bpf/datapath.js';
 import { DEFAULTS } from '../cni/config.js';
@@ -102,6 +104,8 @@ export class Agent {
     // libuv starts its thread pool on first use, and its threads inherit the network namespace of the
     // thread that starts them: start it now, at home, rather than from inside some call.
     await stat('/');
+    // Namespace files are typed by ioctl here, not by reading mountinfo (see ns-check.ts).
+    setNamespaceTypeProbe(namespaceTypeOf);
     // The modules every call needs, loaded (and compiled) now rather than by the first call.
     await Promise.all([import('../cni/dispatch.js'), import('../datapath/ebpf.js'), import('../ipam/host-local/index.js')]);
     const pinRoot = options.pinRoot ?? DEFAULTS.pinRoot;

@@ -14,6 +14,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { NetNs } from '../netns.js';
 import { gettid } from '../sys/libc.js';
+import { setNamespaceTypeProbe } from '../sys/ns-check.js';
+import { namespaceTypeOf } from '../sys/ns-type.js';
 import { CniHandler } from './handler.js';
 import type { WorkerData, FromWorker, ToWorker } from './pool.js';
 
@@ -23,6 +25,8 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 const logger = pino({ level: data.logLevel, base: undefined, timestamp: false }, { write: (line: string) => post({ type: 'log', line }) });
 const home = readlinkSync('/proc/thread-self/ns/net');
+// Each thread has its own module instances: the probe is installed here too (see agent.ts).
+setNamespaceTypeProbe(namespaceTypeOf);
 const nodeNetns = data.nodeNetnsPath ? NetNs.open(data.nodeNetnsPath) : undefined;
 const handler = new CniHandler({
   logger,

@@ -1,5 +1,4 @@
 import { closeSync, constants, openSync, readFileSync, readlinkSync, realpathSync, statSync, statfsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
 /**
  * Whether a path is a network namespace (a /proc/<pid>/ns/net link or a bind mount of one, as in
@@ -41,35 +40,26 @@ function namespaceType(path: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const link = readlinkSync(`/proc/self/fd/${fd}`);
-    return /^([a-z_]+):\[/.exec(link)?.[1] ?? ioctlType(fd) ?? mountedType(path) ?? 'unknown';
+    return /^([a-z_]+):\[/.exec(link)?.[1] ?? typeProbe?.(fd) ?? mountedType(path) ?? 'unknown';
   } finally {
     closeSync(fd);
   }
 }
 
-/** ioctl(NS_GET_NSTYPE) from <linux/nsfs.h>, and the CLONE_NEW* flags it answers with. */
-const NS_GET_NSTYPE = 0xb703;
-const NAMESPACE_TYPES: Record<number, string> = {
-  0x40000000: 'net', 0x00020000: 'mnt', 0x04000000: 'uts', 0x08000000: 'ipc', 0x10000000: 'user', 0x20000000: 'pid', 0x02000000: 'cgroup', 0x00000080: 'time',
-};
-let nsTypeIoctl: ((fd: number, request: number) => number) | undefined;
-
 /**
- * The namespace type the kernel gives for an open nsfs file (kernel 4.11+), or undefined. koffi is
- * loaded on first use only: VERSION and the like never get here.
+ * How the type of an open nsfs file is asked of the kernel (ioctl NS_GET_NSTYPE), when the process
+ * has one: the agent installs it (sys/ns-type.ts), as reading mountinfo costs a millisecond and more
+ * on a node with hundreds of namespaces mounted. The plugin does without, so that a call refused
+ * before the data path never loads a native addon.
  */
-function ioctlType(fd: number): string | undefined {
-  if (!nsTypeIoctl) {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const ioctl = koffi.load('libc.so.6').func('int ioctl(int fd, unsigned long request, ...)');
-    nsTypeIoctl = (f, request) => ioctl(f, request) as number;
-  }
-  const type = nsTypeIoctl(fd, NS_GET_NSTYPE);
-  return type > 0 ? NAMESPACE_TYPES[type] : undefined;
+let typeProbe: ((fd: number) => string | undefined) | undefined;
+
+export function setNamespaceTypeProbe(probe: ((fd: number) => string | undefined) | undefined): void {
+  typeProbe = probe;
 }
 
 /**
- * Kernels without NS_GET_NSTYPE: a bind mount of a namespace file (/run/netns/<name>, as `ip netns add` and the runtimes make them)
+ * Without the probe: a bind mount of a namespace file (/run/netns/<name>, as `ip netns add` and the runtimes make them)
  * reads back as its mount point through /proc/self/fd, not as "net:[...]": its type is then the root
  * of its nsfs mount in /proc/self/mountinfo ("net:[4026532177]"), the topmost mount on that path.
  */

@@ -7,7 +7,8 @@ import { after, before } from 'node:test';
 import { ping } from '../support/bpf.js';
 import { ipNetnsList, kernelTest } from '../support/kernel.js';
 import { leftoverPinRoots, withNode, PLUGIN_MAIN, POD_SUBNET_V4, type PluginRun, type SimNode } from '../support/plugin.js';
-import { ensureShim, Scratch, startAgent } from '../support/agent.js';
+import { deferredAttachments } from '../../src/datapath/deferred-attach.js';
+import { ensureShim, Scratch, startAgent, until } from '../support/agent.js';
 
 before(() => void ensureShim());
 after(() => {
@@ -53,7 +54,9 @@ kernelTest('sluice add, check, del, endpoints and status, with the agent and wit
         assert.equal(wrong.code, 1);
         assert.equal(wrong.json.code, 999, 'the error object, as the plugin prints it');
 
-        // Traffic, then the counters: a sent 3 pings to b, and b's replies were delivered to a.
+        // Traffic, then the counters: a sent 3 pings to b, and b's replies were delivered to a. The
+        // agent attaches the programs once quiet (promoter.ts): the counters count from then.
+        await until('the agent attached the programs it deferred', () => deferredAttachments(node.stateDir).length === 0);
         assert.equal(await ping(a!.ns, '10.252.0.3', { count: 3 }), 3);
         const endpoints = await cli(node, ['endpoints', '--json', ...where]);
         assert.equal(endpoints.code, 0, endpoints.stderr);
