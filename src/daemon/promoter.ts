@@ -44,6 +44,7 @@ export class Promoter {
   /** wake() came during a pass: look again after it. */
   private again = false;
   private readonly datapaths = new Map<string, Promise<Datapath>>();
+  private spoofGuard: SpoofGuard | undefined;
   private readonly quietMs: number;
 
   constructor(private readonly options: PromoterOptions) {
@@ -82,6 +83,8 @@ export class Promoter {
     this.stopped = true;
     for (const datapath of this.datapaths.values()) (await datapath.catch(() => undefined))?.close();
     this.datapaths.clear();
+    this.spoofGuard?.close();
+    this.spoofGuard = undefined;
   }
 
   /** Attaches what is deferred, one by one, giving way to calls unless `force`. */
@@ -106,7 +109,7 @@ export class Promoter {
       const { record } = item;
       try {
         const outcome = await this.options.server.ordered(record.containerId, () =>
-          completeDeferredAttach(item, { ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}), datapath: (pinRoot) => this.datapath(pinRoot) }),
+          completeDeferredAttach(item, { ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}), guard: this.guard(), datapath: (pinRoot) => this.datapath(pinRoot) }),
         );
         if (outcome === 'attached') this.stats.attached++;
         log.debug({ hostVeth: record.hostVeth, containerId: record.containerId, outcome }, 'deferred attach');
@@ -127,8 +130,8 @@ export class Promoter {
    */
   private pruneGuard(): void {
     if (this.stopped) return;
-    const guard = SpoofGuard.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
     try {
+      const guard = this.guard();
       const guarded = guard.list();
       if (!guarded.length) return;
       const pending = new Set(this.options.stateDirs().flatMap((dir) => deferredAttachments(dir).map((p) => p.record.hostIfindex)));
@@ -139,9 +142,13 @@ export class Promoter {
       }
     } catch (err) {
       this.options.logger.warn({ err }, 'cannot prune the spoof guard');
-    } finally {
-      guard.close();
     }
+  }
+
+  /** The node's spoof guard over a socket kept open: closing one after a deletion costs an RCU grace period. */
+  private guard(): SpoofGuard {
+    this.spoofGuard ??= SpoofGuard.open(this.options.nodeNetns ? { netns: this.options.nodeNetns } : {});
+    return this.spoofGuard;
   }
 
   private datapath(pinRoot: string): Promise<Datapath> {

@@ -7,7 +7,7 @@
  */
 import type { Datapath } from '../bpf/datapath.js';
 import type { NetNs } from '../netns.js';
-import { SpoofGuard } from './spoof-guard.js';
+import type { SpoofGuard } from './spoof-guard.js';
 import { EndpointState, type EndpointRecord } from './state.js';
 import { nodeClient } from './attachment-steps.js';
 
@@ -25,6 +25,8 @@ export function deferredAttachments(stateDir: string): DeferredAttachment[] {
 
 export interface CompleteOptions {
   nodeNetns?: NetNs;
+  /** The spoof guard of the node, kept open by the caller. */
+  guard: SpoofGuard;
   /** The data path at the record's pin root, opened (and kept) by the caller. */
   datapath(pinRoot: string): Promise<Datapath>;
 }
@@ -37,7 +39,6 @@ export interface CompleteOptions {
 export async function completeDeferredAttach(pending: DeferredAttachment, options: CompleteOptions): Promise<DeferredOutcome> {
   const store = new EndpointState(pending.stateDir);
   const record = store.read(pending.record.hostVeth);
-  const netnsOption = options.nodeNetns ? { netns: options.nodeNetns } : {};
   if (!record?.deferredAttach || record.id !== pending.record.id) return 'gone';
   const node = nodeClient(options.nodeNetns);
   let ifindex: number | undefined;
@@ -46,18 +47,14 @@ export async function completeDeferredAttach(pending: DeferredAttachment, option
   } finally {
     node.close();
   }
-  const guard = SpoofGuard.open(netnsOption);
-  try {
-    if (ifindex === undefined || ifindex !== record.hostIfindex) {
-      if (record.hostIfindex !== undefined) guard.release(record.hostIfindex);
-      return 'gone';
-    }
-    const datapath = await options.datapath(record.deferredAttach.pinRoot);
-    datapath.attach(record.hostVeth, 'ingress');
-    guard.release(ifindex);
-  } finally {
-    guard.close();
+  const { guard } = options;
+  if (ifindex === undefined || ifindex !== record.hostIfindex) {
+    if (record.hostIfindex !== undefined) guard.release(record.hostIfindex);
+    return 'gone';
   }
+  const datapath = await options.datapath(record.deferredAttach.pinRoot);
+  datapath.attach(record.hostVeth, 'ingress');
+  guard.release(ifindex);
   const { deferredAttach: _, ...attached } = record;
   store.write(attached);
   return 'attached';

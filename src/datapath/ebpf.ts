@@ -102,7 +102,8 @@ interface AddContext extends AttachmentContext<EndpointRecord> {
   podRoutes: CniRoute[];
   hostRoutes: string[];
   datapath?: Datapath;
-  guard?: SpoofGuard;
+  /** The attach was deferred: the host veth is in the spoof guard. */
+  guarded?: boolean;
   masquerade?: MasqueradeRecord;
   forwarding: SysctlChange[];
 }
@@ -126,10 +127,7 @@ export class EbpfDriver implements Driver {
 
   async add(req: AddRequest): Promise<CniResult> {
     const ctx: AddContext = { ...attachmentContext(this.attachments, req), mtu: DEFAULT_MTU, families: [], podRoutes: [], hostRoutes: [], forwarding: [] };
-    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => {
-      ctx.datapath?.close();
-      ctx.guard?.close();
-    });
+    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => ctx.datapath?.close());
     this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName, addresses: ctx.addresses.map((a) => a.ip) }, 'attachment added');
     return this.resultOf(ctx);
   }
@@ -238,11 +236,11 @@ export class EbpfDriver implements Driver {
         name: 'attach',
         run: (ctx) => {
           if (!this.defersAttach) return void ctx.datapath!.attach(ctx.req.hostVethName, 'ingress');
-          ctx.guard = SpoofGuard.open(this.nodeNetnsOption());
-          ctx.guard.guard(ctx.hostIfindex);
+          this.useGuard((guard) => guard.guard(ctx.hostIfindex));
+          ctx.guarded = true;
         },
         undo: (ctx) => {
-          if (ctx.guard) ctx.guard.release(ctx.hostIfindex);
+          if (ctx.guarded) this.useGuard((guard) => guard.release(ctx.hostIfindex));
           else ctx.datapath!.detach(ctx.req.hostVethName, 'ingress');
         },
       },
@@ -322,14 +320,7 @@ export class EbpfDriver implements Driver {
     });
     const guarded = record?.deferredAttach ? (record.hostIfindex ?? liveIfindex) : undefined;
     if (guarded !== undefined) {
-      attempt(`taking ${hostVeth} (ifindex ${guarded}) out of the spoof guard`, () => {
-        const guard = SpoofGuard.open(this.nodeNetnsOption());
-        try {
-          guard.release(guarded);
-        } finally {
-          guard.close();
-        }
-      });
+      attempt(`taking ${hostVeth} (ifindex ${guarded}) out of the spoof guard`, () => this.useGuard((guard) => guard.release(guarded)));
     }
     return problems;
   }
@@ -339,14 +330,7 @@ export class EbpfDriver implements Driver {
   async check(req: CheckRequest): Promise<void> {
     const settings = req.config.sluice;
     const record = this.state(settings).read(req.hostVethName);
-    const guarded = (ifindex: number) => {
-      const guard = SpoofGuard.open(this.nodeNetnsOption());
-      try {
-        return guard.isGuarded(ifindex);
-      } finally {
-        guard.close();
-      }
-    };
+    const guarded = (ifindex: number) => this.useGuard((guard) => guard.isGuarded(ifindex));
     const diffs = withNodeAndPod(this.options.nodeNetns, req.netns, (node, pod) => findDifferences({
       hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, gateway: settings.gateway,
       node, pod, paths: new PinPaths(settings.pinRoot), ...(this.options.nodeNetns ? { nodeNetns: this.options.nodeNetns } : {}),
@@ -381,6 +365,26 @@ export class EbpfDriver implements Driver {
     return this.options.deferAttach === true && this.options.forceClsBpf !== true;
   }
 
+  /**
+   * Runs `work` on the spoof guard. The agent (deferAttach) keeps one socket per thread and node for
+   * good: closing an nf_tables socket right after a deletion waits for the kernel's deferred
+   * destruction of what was deleted (an RCU grace period, ~13 ms here). The plugin opens one per call.
+   */
+  private useGuard<T>(work: (guard: SpoofGuard) => T): T {
+    if (this.options.deferAttach) {
+      const key = this.options.nodeNetns?.path ?? '';
+      let guard = keptGuards.get(key);
+      if (!guard) keptGuards.set(key, (guard = SpoofGuard.open(this.nodeNetnsOption())));
+      return work(guard);
+    }
+    const guard = SpoofGuard.open(this.nodeNetnsOption());
+    try {
+      return work(guard);
+    } finally {
+      guard.close();
+    }
+  }
+
   private nodeNetnsOption(): { netns?: NetNs } {
     return this.options.nodeNetns ? { netns: this.options.nodeNetns } : {};
   }
@@ -398,6 +402,9 @@ export class EbpfDriver implements Driver {
     };
   }
 }
+
+/** The agent's spoof guard sockets, by node namespace path ('' for the thread's own): see useGuard. */
+const keptGuards = new Map<string, SpoofGuard>();
 
 // ---- pure helpers -----------------------------------------------------------------------------------
 
