@@ -3,7 +3,7 @@
  * reuse what an earlier process pinned), keep the endpoint maps, attach to host veths, read the
  * counters, upgrade the program in place, uninstall.
  */
-import { renameSync } from 'node:fs';
+import { renameSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { NetNs } from '../netns.js';
@@ -102,6 +102,12 @@ function loadAndPin(objectPath: string, paths: PinPaths, pin: string): ProgInfo 
   }
 }
 
+/** The inodes of the program's and the maps' pins ('' for a missing one): they change when re-pinned. */
+function pinIdentity(paths: PinPaths): string {
+  const pins = [paths.program(podEgressProgram), ...Object.values(maps).map((m) => `${paths.maps}/${m.name}`)];
+  return pins.map((pin) => statSync(pin, { throwIfNoEntry: false })?.ino ?? '').join(',');
+}
+
 export class Datapath {
   private closed = false;
 
@@ -110,6 +116,8 @@ export class Datapath {
     private readonly options: DatapathOptions,
     private handles: Handles,
     private readonly attacher: Attacher,
+    /** pinIdentity() when opened. */
+    private readonly pins: string,
   ) {}
 
   /**
@@ -124,7 +132,16 @@ export class Datapath {
       if (!complete) loadAndPin(options.objectPath ?? defaultObjectPath, paths, paths.program(podEgressProgram));
       return openPinned(paths);
     });
-    return new Datapath(paths, options, handles, new Attacher(paths, options));
+    return new Datapath(paths, options, handles, new Attacher(paths, options), pinIdentity(paths));
+  }
+
+  /**
+   * Whether the program and maps pinned now are the ones this handle holds (no upgrade re-pinned the
+   * program, no uninstall removed them since it was opened): a few stat() calls, for a process that
+   * keeps its handle from call to call.
+   */
+  stillPinned(): boolean {
+    return !this.closed && pinIdentity(this.paths) === this.pins;
   }
 
   get program(): ProgInfo {

@@ -88,7 +88,7 @@ export function logSettings(stdin: string, env: Readonly<Record<string, string |
 }
 
 /** What any driver may be given: the node's namespace, a logger, test fault injection, attach and object choices. */
-export type DriverOptions = Pick<EbpfDriverOptions, 'nodeNetns' | 'logger' | 'failAt' | 'forceClsBpf' | 'objectPath' | 'deferAttach'>;
+export type DriverOptions = Pick<EbpfDriverOptions, 'nodeNetns' | 'logger' | 'failAt' | 'forceClsBpf' | 'objectPath' | 'deferAttach' | 'keepHandles'>;
 
 /**
  * The data-path driver of a config's mode, its module imported on first use: the one place that maps

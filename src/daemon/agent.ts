@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { Datapath } from '../bpf/datapath.js';
 import { DEFAULTS } from '../cni/config.js';
 import type { NetNs } from '../netns.js';
+import type { CniOutput } from '../cni/dispatch.js';
 import { CniHandler, type RequestMeta } from './handler.js';
 import { listEndpoints, pinnedObjects, type Location } from './inventory.js';
 import { DEFAULT_SOCKET } from './protocol.js';
@@ -54,6 +55,8 @@ export interface AgentOptions {
   testHooks?: boolean;
   /** Worker threads running the calls (pool.ts); 0 runs them on the main thread. Default 4. */
   workers?: number;
+  /** Run an ADD or CHECK that comes while no other call runs on the main thread, not on a worker. Default true. */
+  inlineAlone?: boolean;
   /** Tests: workers sample their thread's namespace at every turn of their event loop. */
   watchNamespaces?: boolean;
   version?: string;
@@ -127,6 +130,7 @@ export class Agent {
     }
     const deferAttach = (options.deferAttach ?? true) && !options.forceClsBpf;
     const driver = {
+      keepHandles: true,
       ...(options.forceClsBpf ? { forceClsBpf: true } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}), ...(deferAttach ? { deferAttach: true } : {}),
     };
     const handler = new CniHandler({
@@ -150,7 +154,19 @@ export class Agent {
         throw err;
       }
     }
-    const run = pool ? (env: Record<string, string>, stdin: Buffer, meta: RequestMeta) => pool.run(env, stdin, meta) : (env: Record<string, string>, stdin: Buffer, meta: RequestMeta) => handler.run(env, stdin, meta);
+    // An ADD or CHECK that comes alone runs on the main thread: handing it to a worker and back costs
+    // two thread wake-ups, over a millisecond on a VM whose CPUs had gone idle. Calls that overlap it go
+    // to the workers, where they wait on the kernel side by side; so does every DEL and GC, which wait
+    // for RCU grace periods (deleting a device) that would hold up the main thread, and the calls
+    // behind it, for tens of milliseconds.
+    let onMain = 0;
+    const inlined = new Set(['ADD', 'CHECK', 'STATUS', 'VERSION']);
+    const run = (env: Record<string, string>, stdin: Buffer, meta: RequestMeta): Promise<CniOutput> => {
+      const alone = onMain === 0 && (pool?.inFlight ?? 0) === 0 && inlined.has(env.CNI_COMMAND ?? '');
+      if (pool && (options.inlineAlone === false || !alone)) return pool.run(env, stdin, meta);
+      onMain++;
+      return handler.run(env, stdin, meta).finally(() => onMain--);
+    };
     const locations = () => dedupe([...handler.locations, ...(pool?.locations ?? [])]);
     let agent: Agent | undefined;
     let promoter: Promoter | undefined;

@@ -76,6 +76,11 @@ export class WorkerPool {
     return [...this.known.values()];
   }
 
+  /** Calls the workers hold now. */
+  get inFlight(): number {
+    return this.slots.reduce((n, s) => n + s.inFlight.size, 0);
+  }
+
   run(env: Record<string, string>, stdin: Buffer, meta: RequestMeta): Promise<CniOutput> {
     const slot = this.slots.reduce((best, s) => (s.inFlight.size < best.inFlight.size ? s : best));
     const id = this.nextId++;

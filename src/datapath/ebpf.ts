@@ -14,7 +14,7 @@
  *   veth           the pair, the peer created directly in the pod as CNI_IFNAME, MTU and MAC
  *                                                                        undo: the host veth deleted (both ends go)
  *   host-veth      no IPv6 link-local address on the host veth, no ARP answers from it; up
- *   pod-interface  the /32 and /128 addresses (no DAD), up; then waits until both ends carry traffic
+ *   pod-interface  the /32 and /128 addresses (no DAD), up
  *   pod-gateway    permanent neighbour entries: gateway -> host veth MAC
  *   pod-routes     default route per family via the gateway (IPv4 onlink), the IPAM's routes too
  *   host-routes    per address: permanent neighbour -> pod MAC, /32 (/128) route via the host veth
@@ -30,6 +30,7 @@
  *                  chain and rules made first if missing; masq-step.ts)  undo: elements removed
  *   forwarding     ip_forward / conf.all.forwarding for the pod's families
  *                                                                        undo: what this ADD changed put back
+ *   carrier        waits until both ends carry traffic (the link watcher ran meanwhile)
  *
  * DEL removes what it can find, in any state: map entries (by the record and by the host veth's
  * ifindex), the link pin, the host veth (its routes and neighbours go with it, and so does the pod's
@@ -78,6 +79,11 @@ export interface EbpfDriverOptions {
    * forceClsBpf, whose attach is cheap.
    */
   deferAttach?: boolean;
+  /**
+   * The caller lives long (the agent): keep the data path handle, the spoof guard's socket and the
+   * uplink's MTU from call to call, per thread, instead of opening and looking them up every time.
+   */
+  keepHandles?: boolean;
   /** Tests: make ADD fail at a step (see steps.ts). */
   failAt?: FaultPoint;
   logger?: DriverLogger;
@@ -86,7 +92,7 @@ export interface EbpfDriverOptions {
 /** The steps of ADD, in order (the fault-injection test walks them). */
 export const ADD_STEPS = [
   'preflight', 'state', 'ipam', 'veth', 'host-veth', 'pod-interface', 'pod-gateway', 'pod-routes', 'host-routes',
-  'datapath', 'endpoint', 'attach', 'masquerade', 'forwarding',
+  'datapath', 'endpoint', 'attach', 'masquerade', 'forwarding', 'carrier',
 ] as const;
 export type AddStep = (typeof ADD_STEPS)[number];
 
@@ -102,6 +108,8 @@ interface AddContext extends AttachmentContext<EndpointRecord> {
   podRoutes: CniRoute[];
   hostRoutes: string[];
   datapath?: Datapath;
+  /** ctx.datapath is the agent's, kept from call to call (keptDatapath): not closed with the call. */
+  datapathKept?: boolean;
   /** The attach was deferred: the host veth is in the spoof guard. */
   guarded?: boolean;
   masquerade?: MasqueradeRecord;
@@ -127,7 +135,9 @@ export class EbpfDriver implements Driver {
 
   async add(req: AddRequest): Promise<CniResult> {
     const ctx: AddContext = { ...attachmentContext(this.attachments, req), mtu: DEFAULT_MTU, families: [], podRoutes: [], hostRoutes: [], forwarding: [] };
-    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => ctx.datapath?.close());
+    await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => {
+      if (!ctx.datapathKept) ctx.datapath?.close();
+    });
     this.log.info({ containerId: req.containerId, ifname: req.ifname, hostVeth: req.hostVethName, addresses: ctx.addresses.map((a) => a.ip) }, 'attachment added');
     return this.resultOf(ctx);
   }
@@ -136,7 +146,7 @@ export class EbpfDriver implements Driver {
     const steps: Step<AddContext>[] = [
       preflightStep<EndpointRecord, AddContext>(this.attachments, (ctx) => {
         // The MTU: the config's, else the uplink's, else 1500.
-        ctx.mtu = ctx.settings.mtu ?? uplinkMtu(ctx.node) ?? DEFAULT_MTU;
+        ctx.mtu = ctx.settings.mtu ?? this.uplinkMtu(ctx.node) ?? DEFAULT_MTU;
       }),
       stateStep<EndpointRecord, AddContext>(this.attachments, (ctx, first) => this.state(ctx.settings).create(first)),
       ipamStep<EndpointRecord, AddContext>(this.attachments, {
@@ -169,10 +179,6 @@ export class EbpfDriver implements Driver {
             ctx.pod!.addressAdd(ctx.podIfindex, `${a.ip}/${hostPrefix(a.family)}`, a.family === 6 ? { flags: IFA_F.NODAD } : {});
           }
           ctx.pod!.linkSet(ctx.podIfindex, { up: true });
-          // Until the kernel's link watcher has seen the carrier, a veth keeps the noop qdisc and drops
-          // what it is given: the first packets after ADD would be lost. Wait for both ends.
-          await untilOperational(ctx.pod!, ctx.podIfindex, `${ctx.req.ifname} in the pod`);
-          await untilOperational(ctx.node, ctx.hostIfindex, `host veth ${ctx.req.hostVethName}`);
         },
       },
       {
@@ -213,6 +219,11 @@ export class EbpfDriver implements Driver {
       {
         name: 'datapath',
         run: async (ctx) => {
+          if (this.options.keepHandles) {
+            ctx.datapath = await this.keptDatapath(ctx.settings);
+            ctx.datapathKept = true;
+            return;
+          }
           const { Datapath } = await import('../bpf/datapath.js');
           ctx.datapath = await Datapath.open(this.datapathOptions(ctx.settings));
         },
@@ -250,6 +261,16 @@ export class EbpfDriver implements Driver {
         run: (ctx) => void (ctx.forwarding = enableForwarding(ctx.families, this.options.nodeNetns)),
         undo: (ctx) => {
           for (const c of ctx.forwarding.reverse()) restoreSysctl(c, this.options.nodeNetns);
+        },
+      },
+      {
+        // Until the kernel's link watcher has seen the carrier, a veth keeps the noop qdisc and drops
+        // what it is given: the first packets after ADD would be lost. Both ends came up at
+        // pod-interface; the steps since ran while the watcher did its work.
+        name: 'carrier',
+        run: async (ctx) => {
+          await untilOperational(ctx.pod!, ctx.podIfindex, `${ctx.req.ifname} in the pod`);
+          await untilOperational(ctx.node, ctx.hostIfindex, `host veth ${ctx.req.hostVethName}`);
         },
       },
     ];
@@ -361,17 +382,48 @@ export class EbpfDriver implements Driver {
 
   // ---- helpers ------------------------------------------------------------------------------------
 
+  /**
+   * The uplink's MTU. The agent (keepHandles) looks it up at most once a second per node: finding it
+   * takes a dump of the node's routes, which grows with the pods.
+   */
+  private uplinkMtu(node: SyncClient): number | undefined {
+    if (!this.options.keepHandles) return uplinkMtu(node);
+    const key = this.options.nodeNetns?.path ?? '';
+    const cached = uplinkMtus.get(key);
+    if (cached && Date.now() - cached.at < UPLINK_MTU_TTL_MS) return cached.mtu;
+    const mtu = uplinkMtu(node);
+    uplinkMtus.set(key, { mtu, at: Date.now() });
+    return mtu;
+  }
+
   private get defersAttach(): boolean {
     return this.options.deferAttach === true && this.options.forceClsBpf !== true;
   }
 
   /**
-   * Runs `work` on the spoof guard. The agent (deferAttach) keeps one socket per thread and node for
+   * The agent's handle on the data path at the config's pin root, kept per thread from call to call
+   * while what is pinned stays the same (Datapath.stillPinned): opening takes a lock file and half a
+   * dozen bpf() calls.
+   */
+  private async keptDatapath(settings: SluiceSettings): Promise<Datapath> {
+    const key = `${this.options.nodeNetns?.path ?? ''}\0${settings.pinRoot}`;
+    const kept = keptDatapaths.get(key);
+    if (kept?.stillPinned()) return kept;
+    kept?.close();
+    keptDatapaths.delete(key);
+    const { Datapath } = await import('../bpf/datapath.js');
+    const datapath = await Datapath.open(this.datapathOptions(settings));
+    keptDatapaths.set(key, datapath);
+    return datapath;
+  }
+
+  /**
+   * Runs `work` on the spoof guard. The agent (keepHandles) keeps one socket per thread and node for
    * good: closing an nf_tables socket right after a deletion waits for the kernel's deferred
    * destruction of what was deleted (an RCU grace period, ~13 ms here). The plugin opens one per call.
    */
   private useGuard<T>(work: (guard: SpoofGuard) => T): T {
-    if (this.options.deferAttach) {
+    if (this.options.keepHandles) {
       const key = this.options.nodeNetns?.path ?? '';
       let guard = keptGuards.get(key);
       if (!guard) keptGuards.set(key, (guard = SpoofGuard.open(this.nodeNetnsOption())));
@@ -405,6 +457,11 @@ export class EbpfDriver implements Driver {
 
 /** The agent's spoof guard sockets, by node namespace path ('' for the thread's own): see useGuard. */
 const keptGuards = new Map<string, SpoofGuard>();
+/** The agent's data path handles, by node namespace path and pin root: see keptDatapath. */
+const keptDatapaths = new Map<string, Datapath>();
+/** The agent's uplink MTUs, by node namespace path: see EbpfDriver.uplinkMtu. */
+const uplinkMtus = new Map<string, { mtu: number | undefined; at: number }>();
+const UPLINK_MTU_TTL_MS = 1000;
 
 // ---- pure helpers -----------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ for (const workers of [0, 4]) {
         const home = readlinkSync('/proc/thread-self/ns/net');
         const socket = scratch.path('sluice.sock');
         const agent = await Agent.start({
-          socketPath: socket, pinRoot: node.pinRoot, stateDir: node.stateDir, nodeNetns: node.ns, logger: pino({ level: 'silent' }), workers, watchNamespaces: true,
+          socketPath: socket, pinRoot: node.pinRoot, stateDir: node.stateDir, nodeNetns: node.ns, logger: pino({ level: 'silent' }), workers, watchNamespaces: true, inlineAlone: false,
         });
         // Workers switch on threads of their own, at any moment: the main thread's sampler leaves them
         // to their own samplers (at every turn of their event loops) and checks everything else.
