@@ -122,7 +122,7 @@ test('a usage hint that is wrong either way never gives a duplicate nor a false 
   mkdirSync(join(home, 'tmp'), { recursive: true });
   // "Everything is free": the links fail with EEXIST and the search goes on.
   writeFileSync(join(leaseFolder(dataDir), 'last_reserved_ip.0'), 'nonsense');
-  UsageHint.empty(set).save(join(home, UsageHint.fileName(set)), seal.gen, join(home, 'tmp', 'h'));
+  UsageHint.empty(set).save(join(home, UsageHint.fileName(set)), seal.gen);
   const fixedSeal = JSON.parse(readFileSync(join(home, 'seal'), 'utf8')) as { lastReserved: Record<string, string> };
   fixedSeal.lastReserved['0'] = 'nonsense';
   writeFileSync(join(home, 'seal'), JSON.stringify(fixedSeal));
@@ -134,7 +134,7 @@ test('a usage hint that is wrong either way never gives a duplicate nor a false 
   const seal2 = JSON.parse(readFileSync(join(home, 'seal'), 'utf8')) as { gen: number };
   const full = UsageHint.empty(set);
   for (let i = 0; i < Number(set.size); i++) full.mark(i, true);
-  full.save(join(home, UsageHint.fileName(set)), seal2.gen, join(home, 'tmp', 'h'));
+  full.save(join(home, UsageHint.fileName(set)), seal2.gen);
   assert.deepEqual(await ipam.status({ network: NETWORK, config, netConf: {} }), { ok: true });
   results.push(await add('e'));
   assertNoDuplicates(results);

@@ -147,7 +147,7 @@ export class Ledger {
   }
 
   setLastReserved(rangeIndex: number, ip: string): void {
-    this.leases.setLastReserved(rangeIndex, ip, this.scratch('last'));
+    this.leases.setLastReserved(rangeIndex, ip);
     this.dirty = true;
     crashPoint();
   }
@@ -183,11 +183,11 @@ export class Ledger {
     if (!this.dirty) return;
     const gen = this.generation + 1;
     for (const [set, hint] of this.hints) {
-      hint.save(this.hintPath(set), gen, this.scratch('hint'));
+      hint.save(this.hintPath(set), gen);
       crashPoint();
     }
     const seal: Seal = { v: 1, gen, dir: this.leases.stamp(), lastReserved: this.lastReservedContents() };
-    writeSeal(this.sealPath, seal, this.scratch('seal'));
+    writeSeal(this.sealPath, seal);
     crashPoint();
     this.generation = gen;
     this.dirty = false;

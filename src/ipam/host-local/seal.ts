@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fsErrorCode } from '../../sys/fs.js';
-import { replaceFile } from './files.js';
+import { overwriteFile } from './files.js';
 import type { DirStamp } from './store.js';
 
 /**
@@ -42,8 +42,9 @@ export function readSeal(path: string): Seal | undefined {
   }
 }
 
-export function writeSeal(path: string, seal: Seal, scratch: string): void {
-  replaceFile(path, JSON.stringify(seal), scratch);
+/** Written in place: a torn seal does not parse, which readSeal takes as no seal (a rebuild). */
+export function writeSeal(path: string, seal: Seal): void {
+  overwriteFile(path, JSON.stringify(seal));
 }
 
 export function sameStamp(a: DirStamp, b: DirStamp): boolean {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fsErrorCode } from '../../sys/fs.js';
 import { formatIp, parseIp } from './address.js';
 import { crashPoint } from './crashpoint.js';
-import { removeIfPresent, writeFresh } from './files.js';
+import { overwriteFile, removeIfPresent, writeFresh } from './files.js';
 import { type LeaseOwner, parseLease } from './lease.js';
 
 /**
@@ -135,17 +135,11 @@ export class LeaseDir {
     }
   }
 
-  setLastReserved(rangeIndex: number, ip: string, scratch: string): void {
-    const path = join(this.path, `${LAST_RESERVED_PREFIX}${rangeIndex}`);
-    writeFresh(scratch, ip);
-    try {
-      renameSync(scratch, path);
-    } catch (err) {
-      if (fsErrorCode(err) !== 'EXDEV') throw err;
-      removeIfPresent(scratch);
-      writeFresh(path, ip);
-    }
+  /** In place, as host-local writes it (a reader takes a torn one as none: allocation starts over). */
+  setLastReserved(rangeIndex: number, ip: string): void {
+    overwriteFile(join(this.path, `${LAST_RESERVED_PREFIX}${rangeIndex}`), ip);
   }
+
 }
 
 function isLeaseName(name: string): boolean {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fsErrorCode } from '../../sys/fs.js';
 import { parseIp } from './address.js';
-import { replaceFile } from './files.js';
+import { overwriteFile } from './files.js';
 import type { RangeSet } from './range.js';
 
 /**
@@ -69,9 +69,10 @@ export class UsageHint {
     return new UsageHint(set, new Uint8Array(data.subarray(eol + 1)));
   }
 
-  save(path: string, gen: number, scratch: string): void {
+  /** Written in place: a hint torn by a crash carries a generation the seal does not, or no seal follows it. */
+  save(path: string, gen: number): void {
     const header = Buffer.from(`${JSON.stringify({ v: 1, gen, key: this.set.key, size: Number(this.set.size) })}\n`);
-    replaceFile(path, Buffer.concat([header, this.bits]), scratch);
+    overwriteFile(path, Buffer.concat([header, this.bits]));
   }
 
   isUsed(offset: number): boolean {
