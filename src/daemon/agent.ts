@@ -15,6 +15,7 @@
 import { stat } from 'node:fs/promises';
 import { setNamespaceTypeProbe } from '../sys/ns-check.js';
 import { namespaceTypeOf } from '../sys/ns-type.js';
+import { keepNftSockets } from '../datapath/nft-common.js';
 import type { Logger } from 'pino';
 import type { Datapath } from '../bpf/datapath.js';
 import { DEFAULTS } from '../cni/config.js';
@@ -109,6 +110,7 @@ export class Agent {
     await stat('/');
     // Namespace files are typed by ioctl here, not by reading mountinfo (see ns-check.ts).
     setNamespaceTypeProbe(namespaceTypeOf);
+    keepNftSockets();
     // The modules every call needs, loaded (and compiled) now rather than by the first call.
     await Promise.all([import('../cni/dispatch.js'), import('../datapath/ebpf.js'), import('../ipam/host-local/index.js')]);
     const pinRoot = options.pinRoot ?? DEFAULTS.pinRoot;

@@ -16,6 +16,7 @@ import { NetNs } from '../netns.js';
 import { gettid } from '../sys/libc.js';
 import { setNamespaceTypeProbe } from '../sys/ns-check.js';
 import { namespaceTypeOf } from '../sys/ns-type.js';
+import { keepNftSockets } from '../datapath/nft-common.js';
 import { CniHandler } from './handler.js';
 import type { WorkerData, FromWorker, ToWorker } from './pool.js';
 
@@ -27,6 +28,7 @@ const logger = pino({ level: data.logLevel, base: undefined, timestamp: false },
 const home = readlinkSync('/proc/thread-self/ns/net');
 // Each thread has its own module instances: the probe is installed here too (see agent.ts).
 setNamespaceTypeProbe(namespaceTypeOf);
+keepNftSockets();
 const nodeNetns = data.nodeNetnsPath ? NetNs.open(data.nodeNetnsPath) : undefined;
 const handler = new CniHandler({
   logger,

@@ -51,8 +51,9 @@ export function hostPrefixes(addresses: readonly string[]): string[] {
 }
 
 async function open(table: string, exclude: readonly string[], netns: NetNs | undefined) {
-  const { Masquerade } = await import('./masquerade.js');
-  return new Masquerade({ table, nomasq: exclude, ...(netns ? { netns } : {}) });
+  const [{ Masquerade }, { keptNftSocket }] = await Promise.all([import('./masquerade.js'), import('./nft-common.js')]);
+  const socket = keptNftSocket(netns);
+  return new Masquerade({ table, nomasq: exclude, ...(socket ? { socket } : netns ? { netns } : {}) });
 }
 
 /** Makes sure the ruleset is complete, then adds the elements. */

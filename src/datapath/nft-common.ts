@@ -27,6 +27,27 @@ export function openNftSocket(netns?: NetNs): NetlinkSocket {
   return NetlinkSocket.open(NETLINK_NETFILTER, netns ? { family: nftables, netns } : { family: nftables });
 }
 
+let keepSockets = false;
+const keptSockets = new Map<string, NetlinkSocket>();
+
+/**
+ * From now on this thread keeps its nf_tables sockets open, one per namespace (the agent does): closing
+ * a socket right after it deleted something waits for the kernel's deferred destruction of it, an RCU
+ * grace period (~13 ms here), which a DEL would pay.
+ */
+export function keepNftSockets(): void {
+  keepSockets = true;
+}
+
+/** The thread's kept socket for `netns` once keepNftSockets() was called, else undefined (open one). */
+export function keptNftSocket(netns?: NetNs): NetlinkSocket | undefined {
+  if (!keepSockets) return undefined;
+  const key = netns?.path ?? '';
+  let socket = keptSockets.get(key);
+  if (!socket) keptSockets.set(key, (socket = openNftSocket(netns)));
+  return socket;
+}
+
 /** A get or dump request for NFT_MSG_`msg` with these attributes (the socket adds the request flags). */
 export function nftGetRequest(kind: MessageKind<'nfgen', any, any>, msg: number, attrs: object, family: number): Buffer {
   return encodeMessage(kind, { header: { type: nftType(msg) }, nfgen: { family }, attrs } as never);
