@@ -3,7 +3,7 @@
 // bridge plugin, side by side in one run.
 //
 //   sudo node dist/bench/cni-latency.js [--pods 100] [--growth 500] [--standalone-growth 200]
-//        [--bucket N] [--memory-calls 3] [--warmup 3] [--no-cls-bpf] [--no-masq]
+//        [--bucket N] [--memory-calls 3] [--bursts 3] [--warmup 3] [--no-cls-bpf] [--no-masq]
 //
 // The contenders (bench/control-plane/contenders.ts): the agent through the native shim, the agent
 // attaching with cls_bpf, the standalone plugin, and the bridge plugin with host-local, each without
@@ -14,7 +14,8 @@
 //                i-th DEL both see i pods on the node. The standalone plugin, which starts Node on every
 //                call, adds only --standalone-growth pods, to keep the default run near 10 minutes.
 //                The median and p99 figures are those of pods 1..--pods, the same pods for everyone.
-//   burst        --pods ADDs started at once (one contender at a time), then all DELs: the time until
+//   burst        --pods ADDs started at once (one contender at a time), then all DELs, --bursts times
+//                (median and spread): the time until
 //                the last one answered
 //   memory       --memory-calls ADD/DEL pairs per contender through a wrapper of the bench's own
 //                (control-plane/maxrss.c: wait4's ru_maxrss), not timed: the peak RSS of the largest
@@ -35,6 +36,7 @@ import { issue7Target, latencySummary, type CniLatencyResults, type ContenderRes
 import { describeMachine, formatMachine, loadNow } from './lib/machine.js';
 import { requireRoot } from './lib/netns.js';
 import { writeResults } from './lib/report.js';
+import { summarize } from './lib/stats.js';
 import { msSince } from './lib/timing.js';
 import { section } from './report/control-plane.js';
 
@@ -45,6 +47,7 @@ const { values: opts } = parseArgs({
     'standalone-growth': { type: 'string', default: '200' },
     bucket: { type: 'string' },
     'memory-calls': { type: 'string', default: '3' },
+    bursts: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
     'no-cls-bpf': { type: 'boolean', default: false },
     'no-masq': { type: 'boolean', default: false },
@@ -62,6 +65,7 @@ const STANDALONE_GROWTH = Math.min(GROWTH, integer('standalone-growth', opts['st
 const BUCKET = opts.bucket === undefined ? bucketSizeFor(GROWTH) : integer('bucket', opts.bucket, 1);
 const WARMUP = integer('warmup', opts.warmup, 1);
 const MEMORY_CALLS = integer('memory-calls', opts['memory-calls'], 1);
+const BURSTS = integer('bursts', opts.bursts, 1);
 requireRoot('bench/cni-latency');
 
 const began = process.hrtime.bigint();
@@ -171,9 +175,17 @@ try {
   progress(`bursts: ${PODS} ADDs at once, then ${PODS} DELs, one contender at a time...`);
   for (const c of contenders) {
     stopIfInterrupted();
-    c.burstAddMs = await burst(c, 'ADD');
-    await settleDeferred(c, 'burst');
-    c.burstDelMs = await burst(c, 'DEL');
+    const adds: number[] = [];
+    const dels: number[] = [];
+    for (let round = 0; round < BURSTS; round++) {
+      stopIfInterrupted();
+      adds.push(await burst(c, 'ADD'));
+      await settleDeferred(c, 'burst');
+      dels.push(await burst(c, 'DEL'));
+    }
+    c.bursts = { addMs: adds, delMs: dels };
+    c.burstAddMs = summarize(adds).median;
+    c.burstDelMs = summarize(dels).median;
   }
 
   progress(`memory: ${MEMORY_CALLS} ADD/DEL pairs per contender through maxrss...`);
@@ -201,7 +213,7 @@ try {
       name: c.name, kind: c.kind, ipMasq: c.ipMasq,
       add: latencySummary(c.addMs.slice(0, PODS)), del: latencySummary(c.delMs.slice(0, PODS)),
       growth: { addMs: c.addMs, delMs: c.delMs },
-      burstAddMs: c.burstAddMs!, burstDelMs: c.burstDelMs!, deferredAttach: c.deferred,
+      burstAddMs: c.burstAddMs!, burstDelMs: c.burstDelMs!, bursts: c.bursts!, deferredAttach: c.deferred,
       memory: { addPeakKiB: c.addPeakKiB, delPeakKiB: c.delPeakKiB, ...(memory?.atEnd ? { agent: { afterWarmup: memory.afterWarmup, atEnd: memory.atEnd } } : {}) },
       failures: c.failures,
     };

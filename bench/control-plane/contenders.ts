@@ -42,6 +42,8 @@ export interface Contender extends ContenderSpec {
   delMs: number[];
   burstAddMs?: number;
   burstDelMs?: number;
+  /** Every burst's time, ms (burstAddMs and burstDelMs are their medians). */
+  bursts?: { addMs: number[]; delMs: number[] };
   addPeakKiB: number[];
   delPeakKiB: number[];
   /** The agent's deferred TCX attaches, done while the bench waited after a phase (settleDeferred). */

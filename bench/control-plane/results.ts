@@ -26,6 +26,8 @@ export interface ContenderResult {
   /** config.pods ADDs started at once, then as many DELs: the time until the last one answered. */
   burstAddMs: number;
   burstDelMs: number;
+  /** Every burst's time, ms, when the bursts were repeated (burstAddMs and burstDelMs are their medians). */
+  bursts?: { addMs: number[]; delMs: number[] };
   /**
    * The agent's deferred TCX attaches, done while the bench waited after a phase: how many, and the
    * time from the phase's last answer until none was left (the agent's quiet time included).

@@ -59,7 +59,7 @@ function latencyTable(r: CniLatencyResults): string {
       c.name,
       formatMs(c.add.median), `${formatMs(c.add.q1)}–${formatMs(c.add.q3)}`, formatMs(c.add.p99), formatRatio(c.add.median / ref.add.median),
       formatMs(c.del.median), formatMs(c.del.p99), formatRatio(c.del.median / ref.del.median),
-      formatMs(c.burstAddMs), formatMs(c.burstDelMs),
+      burstCell(c.burstAddMs, c.bursts?.addMs), burstCell(c.burstDelMs, c.bursts?.delMs),
     ];
   });
   return markdownTable(
@@ -179,6 +179,17 @@ function memorySentences(r: CniLatencyResults): string[] {
 const bar = (label: string, value: number, spread: { low: number; high: number } | undefined, reference: boolean): Bar =>
   ({ label, value, ...(spread ?? {}), ...(reference ? { reference: true } : {}) });
 
+/** The range of repeated measurements (none for a single one). */
+function spreadOf(samples: readonly number[] | undefined): { low: number; high: number } | undefined {
+  return samples && samples.length > 1 ? { low: Math.min(...samples), high: Math.max(...samples) } : undefined;
+}
+
+/** A burst's median, with the range of the repeated bursts when there were several. */
+function burstCell(median: number, samples: readonly number[] | undefined): string {
+  const spread = spreadOf(samples);
+  return spread ? `${formatMs(median)} (${formatMs(spread.low)}–${formatMs(spread.high)})` : formatMs(median);
+}
+
 function latencyCharts(r: CniLatencyResults, growth: readonly Growth[]): (BarChart | LineChart)[] {
   const { pods } = r.config;
   const shown = r.results.filter((c) => c.kind !== 'standalone');
@@ -198,8 +209,8 @@ function latencyCharts(r: CniLatencyResults, growth: readonly Growth[]): (BarCha
     {
       kind: 'bar', id: 'control-plane-burst', title: `${pods} pods at once: time until the last answer`, unit: 'ms', better: 'lower',
       groups: [
-        { label: `${pods} ADDs`, bars: shown.map((c) => bar(c.name, c.burstAddMs, undefined, c.kind === 'bridge')) },
-        { label: `${pods} DELs`, bars: shown.map((c) => bar(c.name, c.burstDelMs, undefined, c.kind === 'bridge')) },
+        { label: `${pods} ADDs`, bars: shown.map((c) => bar(c.name, c.burstAddMs, spreadOf(c.bursts?.addMs), c.kind === 'bridge')) },
+        { label: `${pods} DELs`, bars: shown.map((c) => bar(c.name, c.burstDelMs, spreadOf(c.bursts?.delMs), c.kind === 'bridge')) },
       ],
       note: leftOut((c) => `${formatMs(c.burstAddMs)} and ${formatMs(c.burstDelMs)}`),
     },
@@ -264,7 +275,7 @@ export function section(raw: unknown): ReportSection {
     '',
     `A call is what a runtime does: fork and exec the plugin in the node's namespace, the config on stdin, wait for its exit. ` +
       `Median, interquartile range and p99 over pods 1–${pods} of ${growthPods} added one after the other (DELs newest first, so both see the same pod counts); ` +
-      `"at once": ${pods} calls started together, the time until the last one answered. Ratios are to the bridge plugin with the same ipMasq setting.`,
+      `"at once": ${pods} calls started together, the time until the last one answered (the median of the repeated bursts, their range in brackets). Ratios are to the bridge plugin with the same ipMasq setting.`,
     '',
     latencyTable(r),
     '',

@@ -69,6 +69,13 @@ export async function statusCommand(options: Common): Promise<number> {
     const r = agent.requests;
     out.push(`agent     listening on ${agent.socket} (pid ${agent.pid}, sluice ${agent.version}, up ${agent.uptimeSeconds} s): ${r.served} calls served, ${r.inFlight} under way, ${r.refused} peers refused, ${r.badRequests} bad requests`);
     if (agent.preload?.error) out.push(`          the start-up load of the data path failed: ${agent.preload.error}`);
+    const deferred = agent.deferredAttach;
+    if (deferred) {
+      out.push(`          TCX links attached after ADD answered, once quiet: ${deferred.attached} so far, ${deferred.pending} waiting at the last look` +
+        (deferred.failed ? `, ${deferred.failed} failed (last: ${deferred.lastError ?? 'unknown'})` : ''));
+    } else {
+      out.push('          TCX links attached before ADD answers (--no-defer-attach or --cls-bpf)');
+    }
   } else {
     out.push(`agent     not listening on ${options.socket} (${agentProblem}): the shim runs the standalone plugin`);
   }

@@ -208,6 +208,17 @@ test('section: charts: latency with IQR, burst, growth lines, memory; the standa
   assert.deepEqual(memory.groups[1]!.bars.map((b) => [b.label, b.value]), [['sluice agent (shim)', 132], ['sluice agent, cls_bpf attach', 132], ['sluice agent (shim), ipMasq', 132]]);
 });
 
+test('section: repeated bursts give the median with their range, in the table and as whiskers', () => {
+  const r = sample();
+  const agent = r.results.find((c) => c.kind === 'agent' && !c.ipMasq)!;
+  agent.bursts = { addMs: [400, 500, 700], delMs: [90, 90, 95] };
+  const s = section(r);
+  assert.match(s.markdown, /\| 500 ms \(400 ms–700 ms\) \| 90\.0 ms \(90\.0 ms–95\.0 ms\) \|/);
+  const bars = (s.charts[1] as BarChart).groups[0]!.bars;
+  assert.deepEqual(bars.find((b) => b.label === 'sluice agent (shim)'), { label: 'sluice agent (shim)', value: 500, low: 400, high: 700 });
+  assert.equal(bars.find((b) => b.label === 'bridge + host-local')!.low, undefined, 'a single burst has no whiskers');
+});
+
 const hasCompiler = spawnSync('cc', ['--version']).status === 0;
 
 test('maxrss: passes stdin, stdout and the exit status through and writes the peak RSS', { skip: !hasCompiler && 'no C compiler (cc)' }, () => {
