@@ -202,7 +202,7 @@ try {
       c.failures.push(`the agent did not say how it is at the end: ${String(err)}`);
       continue;
     }
-    const expected = 2 * (WARMUP + c.pods.length + PODS + MEMORY_CALLS);
+    const expected = 2 * (WARMUP + c.pods.length + BURSTS * PODS + MEMORY_CALLS);
     if (status.requests.served !== expected) c.failures.push(`the agent served ${status.requests.served} calls, expected ${expected}: some went to the standalone plugin`);
   }
   stopIfInterrupted();

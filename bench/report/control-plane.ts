@@ -118,8 +118,13 @@ function latencySentences(r: CniLatencyResults): string[] {
   const t = r.target;
   out.push(`Issue 7's target, the agent's median ADD under half the bridge plugin's (${formatMs(t.halfBridgeAdd)}): ${t.met ? 'met' : 'not met'} (${formatMs(t.agentAddMedian)}).`);
   const agent = find(r.results, 'agent', false)!;
-  for (const d of agent.deferredAttach ?? []) {
-    out.push(`The agent answers ADD before attaching the pod's TCX link (the pod is in the spoof guard meanwhile) and attaches the links once quiet: after the ${d.phase} phase, ${d.links} links were attached ${formatMs(d.ms)} after the last answer, its quiet time of ${formatMs(d.quietMs)} included (${formatMs(Math.max(0, d.ms - d.quietMs) / d.links)} a link).`);
+  const settles = agent.deferredAttach ?? [];
+  for (const phase of [...new Set(settles.map((d) => d.phase))]) {
+    const times = settles.filter((d) => d.phase === phase);
+    const perLink = times.map((d) => Math.max(0, d.ms - d.quietMs) / d.links);
+    const each = times.length > 1 ? `after each of the ${times.length} ${phase} rounds` : `after the ${phase} phase`;
+    const range = (xs: number[]) => (xs.length > 1 ? `${formatMs(Math.min(...xs))}–${formatMs(Math.max(...xs))}` : formatMs(xs[0]!));
+    out.push(`The agent answers ADD before attaching the pod's TCX link (the pod is in the spoof guard meanwhile) and attaches the links once quiet: ${each}, ${times[0]!.links} links were attached ${range(times.map((d) => d.ms))} after the last answer, its quiet time of ${formatMs(times[0]!.quietMs)} included (${range(perLink)} a link).`);
   }
   const cls = find(r.results, 'agent-cls', false);
   if (cls) out.push(`Attaching with clsact + cls_bpf instead of a TCX link, the agent's median ADD is ${formatMs(cls.add.median)} instead of ${formatMs(agent.add.median)} (${formatRatio(cls.add.median / agent.add.median)}).`);
