@@ -33,6 +33,19 @@ const FORWARDING = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/al
 const forwardingBefore = FORWARDING.map((f) => readFileSync(f, 'utf8'));
 after(() => FORWARDING.forEach((f, i) => writeFileSync(f, forwardingBefore[i]!)));
 
+// The same for the machine's nf_tables: portmap's iptables chains (the nat tables iptables-nft makes),
+// the agent's spoof guard table. Every table the suite made goes when it is over.
+const nftTables = (): string[] =>
+  spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('table '));
+const tablesBefore = new Set(nftTables());
+after(() => {
+  for (const table of nftTables()) {
+    if (tablesBefore.has(table)) continue;
+    const deleted = spawnSync('nft', ['delete', ...table.split(' ')], { encoding: 'utf8' });
+    assert.equal(deleted.status, 0, `nft delete ${table}: ${deleted.stderr}`);
+  }
+});
+
 for (const mode of ['ebpf', 'bridge'] as const) {
   for (const agent of [false, true]) {
     describe(`podman, mode ${mode}, ${agent ? 'through the agent' : 'standalone plugin'}`, { skip, timeout: 300_000 }, () => {
