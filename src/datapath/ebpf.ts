@@ -58,7 +58,7 @@ import { findDifferences } from './check.js';
 import { masqueradeStep, type MasqueradeRecord } from './masq-step.js';
 import { canonicalIp, defaultDst, hostPrefix, splitCidr, type Family } from './ip.js';
 import { PinnedMaps } from './pinned.js';
-import { SpoofGuard } from './spoof-guard.js';
+import type { SpoofGuard } from './spoof-guard.js';
 import { EndpointState, type EndpointRecord } from './state.js';
 import type { FaultPoint, Step } from './steps.js';
 import { enableForwarding, ipv4Conf, ipv6Available, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
@@ -127,13 +127,17 @@ export class EbpfDriver implements Driver {
       log: this.log,
       nodeNetns: options.nodeNetns,
       store: (settings) => this.state(settings),
-      cleanup: async (node, settings, hostVeth, record) => [...(await masqueradeProblems(record, options.nodeNetns)), ...this.cleanHostSide(node, settings, hostVeth, record)],
+      cleanup: async (node, settings, hostVeth, record) => {
+        if (record?.deferredAttach) await loadSpoofGuard();
+        return [...(await masqueradeProblems(record, options.nodeNetns)), ...this.cleanHostSide(node, settings, hostVeth, record)];
+      },
     };
   }
 
   // ---- ADD ----------------------------------------------------------------------------------------
 
   async add(req: AddRequest): Promise<CniResult> {
+    if (this.defersAttach) await loadSpoofGuard();
     const ctx: AddContext = { ...attachmentContext(this.attachments, req), mtu: DEFAULT_MTU, families: [], podRoutes: [], hostRoutes: [], forwarding: [] };
     await runAttachmentSteps(this.attachments, this.addSteps(), ctx, this.options.failAt, () => {
       if (!ctx.datapathKept) ctx.datapath?.close();
@@ -351,6 +355,7 @@ export class EbpfDriver implements Driver {
   async check(req: CheckRequest): Promise<void> {
     const settings = req.config.sluice;
     const record = this.state(settings).read(req.hostVethName);
+    if (record?.deferredAttach) await loadSpoofGuard();
     const guarded = (ifindex: number) => this.useGuard((guard) => guard.isGuarded(ifindex));
     const diffs = withNodeAndPod(this.options.nodeNetns, req.netns, (node, pod) => findDifferences({
       hostVeth: req.hostVethName, ifname: req.ifname, netns: req.netns, prevResult: req.prevResult, gateway: settings.gateway,
@@ -426,10 +431,10 @@ export class EbpfDriver implements Driver {
     if (this.options.keepHandles) {
       const key = this.options.nodeNetns?.path ?? '';
       let guard = keptGuards.get(key);
-      if (!guard) keptGuards.set(key, (guard = SpoofGuard.open(this.nodeNetnsOption())));
+      if (!guard) keptGuards.set(key, (guard = spoofGuard().open(this.nodeNetnsOption())));
       return work(guard);
     }
-    const guard = SpoofGuard.open(this.nodeNetnsOption());
+    const guard = spoofGuard().open(this.nodeNetnsOption());
     try {
       return work(guard);
     } finally {
@@ -453,6 +458,21 @@ export class EbpfDriver implements Driver {
       ...(this.options.forceClsBpf ? { forceClsBpf: true } : {}),
     };
   }
+}
+
+/**
+ * The spoof guard's module, imported only by the calls that use it (a deferred attach, or the DEL or
+ * CHECK of one): the plugin's other calls do not load the nf_tables code.
+ */
+let spoofGuardModule: typeof import('./spoof-guard.js') | undefined;
+
+async function loadSpoofGuard(): Promise<void> {
+  spoofGuardModule ??= await import('./spoof-guard.js');
+}
+
+function spoofGuard(): typeof SpoofGuard {
+  if (!spoofGuardModule) throw new Error('the spoof guard module is not loaded (loadSpoofGuard first)');
+  return spoofGuardModule.SpoofGuard;
 }
 
 /** The agent's spoof guard sockets, by node namespace path ('' for the thread's own): see useGuard. */
