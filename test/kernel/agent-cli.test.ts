@@ -3,18 +3,15 @@
 // `sluice status` (program, maps, links, agent), `sluice gc` on the built-in IPAM's store.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import { ping } from '../support/bpf.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, PLUGIN_MAIN, POD_SUBNET_V4, type PluginRun, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { nothingLeftAfterAll, PLUGIN_MAIN, type PluginRun, POD_SUBNET_V4, type SimNode, withNode } from '../support/plugin.js';
 import { deferredAttachments } from '../../src/datapath/deferred-attach.js';
 import { ensureShim, Scratch, startAgent, until } from '../support/agent.js';
 
 before(() => void ensureShim());
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 /** Runs `sluice <args>` inside the node, without any CNI_* variable. */
 function cli(node: SimNode, args: string[], stdin = ''): Promise<PluginRun> {

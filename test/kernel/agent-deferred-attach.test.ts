@@ -6,21 +6,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import { Datapath } from '../../src/bpf/datapath.js';
 import { PinPaths } from '../../src/bpf/pins.js';
 import { SpoofGuard } from '../../src/datapath/spoof-guard.js';
 import { EndpointState } from '../../src/datapath/state.js';
 import { ping } from '../support/bpf.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
+import { kernelTest } from '../support/kernel.js';
 import { ensureShim, runShim, Scratch, shimPath, startAgent, until, type AgentProcess } from '../support/agent.js';
-import { leftoverPinRoots, withNode, POD_SUBNET_V4, POD_SUBNET_V6, type Pod, type SimNode } from '../support/plugin.js';
+import { nothingLeftAfterAll, type Pod, POD_SUBNET_V4, POD_SUBNET_V6, type SimNode, withNode } from '../support/plugin.js';
 
 before(() => void ensureShim());
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 const NEVER = ['--promote-quiet', '3600000'];
 const SOON = ['--promote-quiet', '20'];

@@ -6,18 +6,14 @@
 // sample must find them all at home.
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { after } from 'node:test';
 import pino from 'pino';
 import { Agent } from '../../src/daemon/agent.js';
 import { agentCni } from '../../src/daemon/client.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, POD_SUBNET_V4 } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { nothingLeftAfterAll, POD_SUBNET_V4, withNode } from '../support/plugin.js';
 import { Scratch } from '../support/agent.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 /** The network namespace of every thread of this process, by thread id. */
 function threadNamespaces(): Map<string, string> {

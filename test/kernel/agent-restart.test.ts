@@ -7,19 +7,16 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import { listEndpoints } from '../../src/daemon/inventory.js';
 import { FrameReader, encodeFrame, parseRequest } from '../../src/daemon/protocol.js';
 import { ping, tcpClient, tcpServer } from '../support/bpf.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, NETWORK, POD_SUBNET_V4, type Pod, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { NETWORK, nothingLeftAfterAll, type Pod, POD_SUBNET_V4, type SimNode, withNode } from '../support/plugin.js';
 import { ensureShim, gateIpam, runShim, Scratch, shimPath, startAgent, until } from '../support/agent.js';
 
 before(() => void ensureShim());
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 function builtinConfig(node: SimNode): Record<string, unknown> {
   return node.config({ overrides: { ipam: { type: 'sluice', dataDir: node.ipamDir, ranges: [[{ subnet: POD_SUBNET_V4 }]] } } });

@@ -6,18 +6,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import { cniRequestFrame, encodeFrame, FrameReader } from '../../src/daemon/protocol.js';
 import { ping } from '../support/bpf.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, POD_SUBNET_V4, type Pod, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { nothingLeftAfterAll, type Pod, POD_SUBNET_V4, type SimNode, withNode } from '../support/plugin.js';
 import { ensureShim, gateIpam, runShim, Scratch, SHIM, shimPath, startAgent, until, type AgentProcess } from '../support/agent.js';
 
 before(() => void ensureShim());
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 const NOBODY = 65534;
 

@@ -3,17 +3,14 @@
 // answer by answer (exit status and stdout, with what differs by nature — MAC addresses, the pods'
 // namespace paths — normalised). Results, errors of every layer, CHECK, STATUS, GC, DEL.
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import { ping } from '../support/bpf.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, POD_SUBNET_V4, POD_SUBNET_V6, type Pod, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { nothingLeftAfterAll, type Pod, POD_SUBNET_V4, POD_SUBNET_V6, type SimNode, withNode } from '../support/plugin.js';
 import { ensureShim, runShim, Scratch, shimPath, startAgent } from '../support/agent.js';
 
 before(() => void ensureShim());
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 interface Answer {
   step: string;

@@ -4,16 +4,12 @@
 // elements); on a cold node that includes the bridge the failed ADD had made. ADD killed after any step
 // (no undo at all) is cleaned up by DEL.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { BRIDGE_ADD_STEPS } from '../../src/datapath/bridge.js';
 import { sluiceConfig, sluiceElements } from '../support/bridge.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { addResident, crashAtEachStep, failAtEachStep, leftoverPinRoots, withNode, type NodeSnapshot, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { addResident, crashAtEachStep, failAtEachStep, type NodeSnapshot, nothingLeftAfterAll, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 /** Every field that makes a step of its own do something. */
 const FIELDS = { bridge: 'br-ft', isDefaultGateway: true, ipMasq: true, macspoofchk: true, hairpinMode: true, portIsolation: true };

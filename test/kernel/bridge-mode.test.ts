@@ -5,16 +5,12 @@
 // and after the namespace is gone; concurrent ADDs sharing one bridge; traffic from the first packet
 // after ADD; CHECK naming what was broken; a device of the bridge's name that is not a bridge.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { ping } from '../support/bpf.js';
 import { echoServer, inNs, nftShape, NODE_OUTSIDE_V4, OUTSIDE_V4, portsView, seenFrom, sluiceConfig, sluiceElements, withOutside } from '../support/bridge.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, NETWORK, POD_SUBNET_V4, withNode, type NodeSnapshot, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { NETWORK, type NodeSnapshot, nothingLeftAfterAll, POD_SUBNET_V4, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 function comparable(node: SimNode): { snapshot: NodeSnapshot; elements: Record<string, unknown[]> } {
   const s = node.snapshot();

@@ -7,16 +7,12 @@
 // outside network with ipMasq, spoofed MACs with macspoofchk); after DEL the nodes still match, and a
 // second DEL succeeds on both.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { ping } from '../support/bpf.js';
 import { bridgeView, echoServer, inNs, NODE_OUTSIDE_V4, OUTSIDE_V4, podView, portsView, referenceConfig, resultView, seenFrom, sluiceConfig, withOutside } from '../support/bridge.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, type Pod, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { nothingLeftAfterAll, type Pod, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 interface Side {
   node: SimNode;

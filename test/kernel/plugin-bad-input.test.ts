@@ -5,14 +5,10 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after } from 'node:test';
-import { kernelTest, ipNetnsList } from '../support/kernel.js';
-import { leftoverPinRoots, withNode, type CallOptions, type NodeSnapshot, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { type CallOptions, type NodeSnapshot, nothingLeftAfterAll, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 interface Row {
   name: string;

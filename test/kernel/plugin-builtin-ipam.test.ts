@@ -2,14 +2,10 @@
 // host-local's store) in cniVersion 1.1.0: ADD, CHECK (the IPAM checks its own lease), GC with
 // cni.dev/valid-attachments (the node's side and the leases of the others go), STATUS, DEL.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, NETWORK, POD_SUBNET_V4, POD_SUBNET_V6, withNode, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { NETWORK, nothingLeftAfterAll, POD_SUBNET_V4, POD_SUBNET_V6, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 const leases = (node: SimNode) => Object.keys(node.snapshot().ipam).filter((f) => /^[^/]+\/[0-9a-f.:]+$/.test(f) && !f.includes('last_reserved')).sort();
 

@@ -4,17 +4,14 @@
 // MAC addresses normalised). What each bundled call loaded is checked too: only the launcher, launch.cjs
 // and the bundle (plus koffi where the data path is reached); libbpf only for the eBPF data path.
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import { ensureShim, runShim, Scratch, shimPath } from '../support/agent.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
+import { kernelTest } from '../support/kernel.js';
 import { moduleReportEnv, moduleReports, nativeLoaded, type ModuleReport } from '../support/module-loading.js';
-import { leftoverPinRoots, POD_SUBNET_V4, withNode, type Pod, type SimNode } from '../support/plugin.js';
+import { nothingLeftAfterAll, type Pod, POD_SUBNET_V4, type SimNode, withNode } from '../support/plugin.js';
 
 before(() => void ensureShim());
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 interface Answer {
   step: string;

@@ -5,16 +5,12 @@
 // reverse order removes portmap's rules and sluice's attachment.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after } from 'node:test';
-import { kernelTest, ipNetnsList } from '../support/kernel.js';
+import { kernelTest } from '../support/kernel.js';
 import { tcpClient, tcpServer } from '../support/bpf.js';
-import { CNI_BIN_DIR, leftoverPinRoots, NETWORK, NODE_V4, withNode, type SimNode } from '../support/plugin.js';
+import { CNI_BIN_DIR, NETWORK, NODE_V4, nothingLeftAfterAll, type SimNode, withNode } from '../support/plugin.js';
 import { existsSync } from 'node:fs';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 const HOST_PORT = 18080;
 const POD_PORT = 8080;

@@ -3,16 +3,11 @@
 // forward during the test, and the destination's ingress counter moves only on a redirect), and the
 // node reaches each of them.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { Datapath } from '../../src/bpf/datapath.js';
 import { PING_FRAME_V4, PING_FRAME_V6, bpfTest, ping, tcpClient, tcpServer } from '../support/bpf.js';
-import { ipNetnsList } from '../support/kernel.js';
-import { leftoverPinRoots, NETWORK, NODE_V4, UPLINK_MTU, withNode, type Pod, type SimNode } from '../support/plugin.js';
+import { NETWORK, NODE_V4, nothingLeftAfterAll, type Pod, type SimNode, UPLINK_MTU, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 interface Added {
   pod: Pod;

@@ -3,15 +3,11 @@
 // exactly as they were: no veth, address, route, neighbour, map entry, link pin, record, lease, and
 // the forwarding sysctls as they were (off here, so that the last step's undo has something to undo).
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { ADD_STEPS } from '../../src/datapath/ebpf.js';
-import { kernelTest, ipNetnsList } from '../support/kernel.js';
-import { addResident, crashAtEachStep, failAtEachStep, leftoverPinRoots, withNode, type NodeSnapshot } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { addResident, crashAtEachStep, failAtEachStep, type NodeSnapshot, nothingLeftAfterAll, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 function comparable(s: NodeSnapshot): NodeSnapshot {
   return { ...s, ipam: Object.fromEntries(Object.entries(s.ipam).filter(([f]) => !/last_reserved_ip/.test(f))) };

@@ -3,18 +3,14 @@
 // and hands the list to the IPAM; STATUS; single-stack pods with a requested MAC and a configured MTU.
 // (Debian's host-local, v1.1.1, refuses configs in 1.1.0, the only version with GC and STATUS.)
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { runCni } from '../../src/cni/dispatch.js';
 import type { Attachment, Ipam, IpamGcRequest, IpamRequest, IpamResult } from '../../src/ipam/types.js';
 import { EbpfDriver } from '../../src/datapath/ebpf.js';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
+import { kernelTest } from '../support/kernel.js';
 import { ping } from '../support/bpf.js';
-import { leftoverPinRoots, withNode, type Pod, type SimNode } from '../support/plugin.js';
+import { nothingLeftAfterAll, type Pod, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 /** Hands out 10.252.0.10, .11, ... (and fd00:252::10, ... when asked for IPv6) and remembers the calls. */
 class FakeIpam implements Ipam {

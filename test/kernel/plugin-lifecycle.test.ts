@@ -3,19 +3,15 @@
 // what was broken (a route, the program's link, the pod's default route, a map entry); ADD refuses an
 // interface that already exists.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
 import { maps } from '../../src/bpf/layout.js';
 import { BpfMap } from '../../src/bpf/maps.js';
 import { closeFd, linkDetach, objGet } from '../../src/bpf/syscall.js';
 import { pinnedLink } from '../../src/datapath/pinned.js';
-import { kernelTest, ipNetnsList } from '../support/kernel.js';
+import { kernelTest } from '../support/kernel.js';
 import { eventually, ping } from '../support/bpf.js';
-import { leftoverPinRoots, withNode, type NodeSnapshot, type SimNode } from '../support/plugin.js';
+import { type NodeSnapshot, nothingLeftAfterAll, type SimNode, withNode } from '../support/plugin.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 /** The node as a pod's ADD + DEL must leave it: the IPAM's round-robin cursor (last_reserved_ip.*) aside. */
 function comparable(s: NodeSnapshot): NodeSnapshot {

@@ -4,15 +4,11 @@
 // without CNI_NETNS and prevResult), GC and a failed ADD remove the pod's elements; CHECK names a
 // missing one; the config fields are checked and named.
 import assert from 'node:assert/strict';
-import { after } from 'node:test';
-import { ipNetnsList, kernelTest } from '../support/kernel.js';
-import { leftoverPinRoots, POD_SUBNET_V4, POD_SUBNET_V6, withNode, type Pod, type SimNode } from '../support/plugin.js';
+import { kernelTest } from '../support/kernel.js';
+import { nothingLeftAfterAll, type Pod, POD_SUBNET_V4, POD_SUBNET_V6, type SimNode, withNode } from '../support/plugin.js';
 import { echoServer, NODE_OUTSIDE_V4, NODE_OUTSIDE_V6, nftElements, nftShape, OUTSIDE_V4, OUTSIDE_V6, seenFrom, withOutside } from '../support/bridge.js';
 
-after(() => {
-  assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
-  assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
-});
+nothingLeftAfterAll();
 
 const TABLE = 'sluice';
 const masqConfig = (node: SimNode, extra: Record<string, unknown> = {}) => node.config({ ipv4: true, ipv6: true, overrides: { ipMasq: true, ...extra } });

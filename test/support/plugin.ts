@@ -5,6 +5,7 @@
 //   nsenter --net=/run/netns/<node> node dist/src/cli/main.js   (CNI_* env, config on stdin)
 // Pods are namespaces of their own. cleanup() removes all of it, also after a failure.
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { objGet } from '../../src/bpf/syscall.js';
 import { FORWARDING, readSysctl } from '../../src/datapath/sysctl.js';
 import { createNamed, deleteNamed, NetNs } from '../../src/netns.js';
 import { pinRootPrefix } from './bpf.js';
-import { uniqueName } from './kernel.js';
+import { ipNetnsList, uniqueName } from './kernel.js';
 import { pluginAnswer } from '../../src/cni/invoke.js';
 
 export const PLUGIN_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -434,4 +435,12 @@ export async function crashAtEachStep(t: SubtestRunner, node: SimNode, config: R
 /** This process's pin roots still there (other test files may run alongside, with their own). */
 export function leftoverPinRoots(): string[] {
   return existsSync('/sys/fs/bpf') ? readdirSync('/sys/fs/bpf').filter((n) => `/sys/fs/bpf/${n}`.startsWith(pinRootPrefix)) : [];
+}
+
+/** Registers a check, once the file's tests are over, that every namespace and pin root they made is gone. */
+export function nothingLeftAfterAll(): void {
+  after(() => {
+    assert.deepEqual(ipNetnsList().filter((n) => n.startsWith(`sl-t${process.pid}-`)), [], 'every namespace the tests created is gone');
+    assert.deepEqual(leftoverPinRoots(), [], 'every pin root the tests created is gone');
+  });
 }
