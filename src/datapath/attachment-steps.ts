@@ -135,12 +135,16 @@ export function stateStep<R extends AttachmentRecord, C extends AttachmentContex
 /**
  * The step "ipam": the IPAM's addresses (none without `ipam`, unless `requiredIn` names the mode that
  * needs it), turned into the attachment's by `plan` (which fills in ctx.addresses), and recorded.
+ * `background`: the next steps run while the IPAM allocates (a delegated IPAM plugin works in a process
+ * of its own meanwhile; the built-in one runs when the next step is done); a later step must name it in
+ * `needs`.
  */
 export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
-  d: AttachmentDriver<R>, options: { requiredIn?: string; plan(ctx: C, result: IpamResult): void },
+  d: AttachmentDriver<R>, options: { requiredIn?: string; plan(ctx: C, result: IpamResult): void; background?: boolean },
 ): Step<C> {
   return {
     name: 'ipam',
+    ...(options.background ? { background: true } : {}),
     run: async (ctx) => {
       const ipam = ctx.req.ipam;
       if (!ipam) {

@@ -35,6 +35,8 @@
  *   state          the attachment's record (bridge-state.ts)                    undo: removed
  *   ipam           addresses from the IPAM plugin (when `ipam` is set); gateways and the default
  *                  route worked out as the reference plugin does              undo: IPAM DEL
+ *                  (in the background: bridge, veth and port are made while an IPAM plugin runs;
+ *                  pod-interface waits for it)
  *   bridge         the bridge made if missing, promiscuous when asked, accept_ra 0, up (under the
  *                  bridge's lock)     undo: a bridge this ADD made is deleted, and promiscuity or up
  *                                     this ADD set put back, while no port is attached to it
@@ -184,7 +186,8 @@ export class BridgeDriver implements Driver {
     const steps: Step<BridgeAddContext>[] = [
       preflightStep<BridgeRecord, BridgeAddContext>(this.attachments),
       stateStep<BridgeRecord, BridgeAddContext>(this.attachments, (ctx, first) => saveRecord(this.attachments, ctx, { ...first, bridge: ctx.bridge.bridge })),
-      ipamStep<BridgeRecord, BridgeAddContext>(this.attachments, { plan: (ctx, result) => this.planAddresses(ctx, result) }),
+      // The bridge and the veth are made while an IPAM plugin allocates: pod-interface is the first to need its addresses.
+      ipamStep<BridgeRecord, BridgeAddContext>(this.attachments, { plan: (ctx, result) => this.planAddresses(ctx, result), background: true }),
       {
         name: 'bridge',
         run: (ctx) => this.locked(ctx, () => this.ensureBridge(ctx)),
@@ -211,7 +214,7 @@ export class BridgeDriver implements Driver {
           ctx.node.linkSet(ctx.hostIfindex, { up: true });
         }),
       },
-      { name: 'pod-interface', run: (ctx) => this.podInterface(ctx) },
+      { name: 'pod-interface', needs: ['ipam'], run: (ctx) => this.podInterface(ctx) },
       {
         name: 'pod-routes',
         run: (ctx) => {

@@ -11,6 +11,8 @@
  *                  config's, else the uplink's (the device of the node's default route), else 1500
  *   state          the attachment's record and counter id (state.ts)     undo: removed
  *   ipam           addresses from the IPAM plugin                       undo: IPAM DEL
+ *                  (in the background: veth and host-veth are made while an IPAM plugin runs;
+ *                  pod-interface waits for it)
  *   veth           the pair, the peer created directly in the pod as CNI_IFNAME, MTU and MAC
  *                                                                        undo: the host veth deleted (both ends go)
  *   host-veth      no IPv6 link-local address on the host veth, no ARP answers from it; up
@@ -46,7 +48,7 @@ import type { CniInterface, CniIpConfig, CniResult, CniRoute, SluiceSettings } f
 import { AF_INET, AF_INET6, type SyncClient } from '../netlink/client.js';
 import { NetlinkError } from '../netlink/errors.js';
 import { IFA_F } from '../netlink/rtnetlink/address.js';
-import { IF_OPER } from '../netlink/rtnetlink/link.js';
+import { IF_OPER, IN6_ADDR_GEN_MODE, IPV4_DEVCONF } from '../netlink/rtnetlink/link.js';
 import type { NetNs } from '../netns.js';
 import { concludeCheck, ipamStatus, masqueradeCheck, withNodeAndPod } from './attachment-check.js';
 import { attemptSync, collectStale, hostVethProblems, masqueradeProblems, removeAttachment } from './attachment-removal.js';
@@ -61,7 +63,7 @@ import { PinnedMaps } from './pinned.js';
 import type { SpoofGuard } from './spoof-guard.js';
 import { EndpointState, type EndpointRecord } from './state.js';
 import type { FaultPoint, Step } from './steps.js';
-import { enableForwarding, ipv4Conf, ipv6Available, ipv6Conf, restoreSysctl, setSysctl, type SysctlChange } from './sysctl.js';
+import { enableForwarding, ipv6Available, restoreSysctl, type SysctlChange } from './sysctl.js';
 
 export type { DriverLogger } from './attachment-steps.js';
 
@@ -97,10 +99,11 @@ export const ADD_STEPS = [
 export type AddStep = (typeof ADD_STEPS)[number];
 
 const DEFAULT_MTU = 1500;
-/** arp_ignore 8: answer no ARP request at all on the host veth (the pod has a permanent gateway entry). */
-const ARP_IGNORE_ALL = '8';
-/** addr_gen_mode 1 (none): no IPv6 link-local address, so the host veth sends no ND, MLD or RS. */
-const ADDR_GEN_MODE_NONE = '1';
+/**
+ * On the host veth: arp_ignore 8, answer no ARP request at all (the pod has a permanent gateway entry);
+ * addr_gen_mode none, no IPv6 link-local address, so it sends no ND, MLD or RS.
+ */
+const ARP_IGNORE_ALL = 8;
 
 interface AddContext extends AttachmentContext<EndpointRecord> {
   mtu: number;
@@ -155,6 +158,8 @@ export class EbpfDriver implements Driver {
       stateStep<EndpointRecord, AddContext>(this.attachments, (ctx, first) => this.state(ctx.settings).create(first)),
       ipamStep<EndpointRecord, AddContext>(this.attachments, {
         requiredIn: 'ebpf',
+        // The veth is made while an IPAM plugin allocates: nothing before pod-interface needs the addresses.
+        background: true,
         plan: (ctx, result) => {
           ctx.addresses = podAddressesOf(result, (a) => (a.ip === canonicalIp(gatewayOf(ctx.settings, a.family)) ? `the IPAM plugin returned ${a.ip}, the pods' gateway address` : undefined));
           ctx.families = [...new Set(ctx.addresses.map((a) => a.family))].sort();
@@ -169,15 +174,17 @@ export class EbpfDriver implements Driver {
       {
         name: 'host-veth',
         run: (ctx) => {
-          const name = ctx.req.hostVethName;
-          const ns = this.options.nodeNetns;
-          if (ipv6Available(ns)) setSysctl(ipv6Conf(name, 'addr_gen_mode'), ADDR_GEN_MODE_NONE, ns);
-          setSysctl(ipv4Conf(name, 'arp_ignore'), ARP_IGNORE_ALL, ns);
-          ctx.node.linkSet(ctx.hostIfindex, { up: true });
+          // One request: the settings are applied before the flags take effect, and the link has no
+          // carrier (so no IPv6 link-local address) until the pod's end comes up at pod-interface.
+          const conf: number[] = [];
+          conf[IPV4_DEVCONF.ARP_IGNORE - 1] = ARP_IGNORE_ALL;
+          const inet6 = ipv6Available(this.options.nodeNetns) ? { inet6: { addrGenMode: IN6_ADDR_GEN_MODE.NONE } } : {};
+          ctx.node.linkSet(ctx.hostIfindex, { up: true, afSpec: { inet: { conf }, ...inet6 } });
         },
       },
       {
         name: 'pod-interface',
+        needs: ['ipam'],
         run: async (ctx) => {
           for (const a of ctx.addresses) {
             ctx.pod!.addressAdd(ctx.podIfindex, `${a.ip}/${hostPrefix(a.family)}`, a.family === 6 ? { flags: IFA_F.NODAD } : {});

@@ -17,6 +17,14 @@ export interface Step<C> {
   run(ctx: C): void | Promise<void>;
   /** Undoes a completed run. Left out when there is nothing to undo (say what takes care of it instead). */
   undo?(ctx: C): void | Promise<void>;
+  /**
+   * The steps after it start while it runs (it waits on another thread or process); it must be done
+   * before the first step that `needs` it. It completes (for undo, logs and fault points) when it is
+   * joined there; a failure is still its own, and whatever completed meanwhile is undone.
+   */
+  background?: boolean;
+  /** Background steps that must be done before this one runs. */
+  needs?: readonly string[];
 }
 
 export interface FaultPoint {
@@ -83,28 +91,81 @@ export function messageOf(err: unknown): string {
 
 /** Runs the steps in order; on failure undoes the completed ones and throws a StepFailure. */
 export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, options: RunStepsOptions = {}): Promise<void> {
-  const names = new Set<string>();
-  for (const s of steps) {
-    if (names.has(s.name)) throw new Error(`two steps are called "${s.name}"`);
-    names.add(s.name);
-  }
-  if (options.failAt && !names.has(options.failAt.step)) {
-    throw new CniError(CniCode.InvalidEnvironment, `invalid ${FAIL_AT_STEP_VAR}: no step "${options.failAt.step}"`, `the steps are ${[...names].join(', ')}`);
-  }
+  checkSteps(steps, options.failAt);
   const done: Step<C>[] = [];
-  for (const step of steps) {
+  const running = new Map<string, Background<C>>();
+  const completed = (step: Step<C>, started: number) => {
+    done.push(step);
+    options.logger?.debug({ step: step.name, ms: Math.round((performance.now() - started) * 1000) / 1000 }, `step ${step.name} done`);
+    if (options.failAt?.step === step.name && options.failAt.when === 'after') throw new InjectedFault(options.failAt);
+    if (options.failAt?.step === step.name && options.failAt.when === 'crash') process.kill(process.pid, 'SIGKILL');
+  };
+  const join = async (name: string) => {
+    const bg = running.get(name)!;
+    running.delete(name);
+    const outcome = await bg.outcome;
+    if (!outcome.ok) throw new Failed(bg.step, outcome.error);
     try {
+      completed(bg.step, bg.started);
+    } catch (err) {
+      throw new Failed(bg.step, err);
+    }
+  };
+  let current: Step<C> | undefined;
+  try {
+    for (const step of steps) {
+      current = step;
+      for (const name of step.needs ?? []) await join(name);
       if (options.failAt?.step === step.name && options.failAt.when === 'before') throw new InjectedFault(options.failAt);
       const started = performance.now();
+      if (step.background) {
+        const outcome = (async () => step.run(ctx))().then((): Outcome => ({ ok: true }), (error: unknown): Outcome => ({ ok: false, error }));
+        running.set(step.name, { step, started, outcome });
+        continue;
+      }
       await step.run(ctx);
-      done.push(step);
-      options.logger?.debug({ step: step.name, ms: Math.round((performance.now() - started) * 1000) / 1000 }, `step ${step.name} done`);
-      if (options.failAt?.step === step.name && options.failAt.when === 'after') throw new InjectedFault(options.failAt);
-      if (options.failAt?.step === step.name && options.failAt.when === 'crash') process.kill(process.pid, 'SIGKILL');
-    } catch (err) {
-      const undoFailures = await undoAll(done, ctx, options.logger);
-      throw new StepFailure(step.name, err, undoFailures, options.operation ?? 'ADD');
+      completed(step, started);
     }
+  } catch (err) {
+    const [failed, error] = err instanceof Failed ? [err.step, err.error] : [current!, err];
+    // What still runs in the background completes first, so that its undo runs too.
+    for (const bg of running.values()) if ((await bg.outcome).ok) done.push(bg.step);
+    const undoFailures = await undoAll(done, ctx, options.logger);
+    throw new StepFailure(failed.name, error, undoFailures, options.operation ?? 'ADD');
+  }
+}
+
+type Outcome = { ok: true } | { ok: false; error: unknown };
+
+interface Background<C> {
+  step: Step<C>;
+  started: number;
+  outcome: Promise<Outcome>;
+}
+
+/** A background step's failure, found where it is joined. */
+class Failed<C> {
+  constructor(
+    readonly step: Step<C>,
+    readonly error: unknown,
+  ) {}
+}
+
+/** Unique names, a fault point that names a step, and every background step needed by a later one. */
+function checkSteps<C>(steps: readonly Step<C>[], failAt: FaultPoint | undefined): void {
+  const names = new Set<string>();
+  const background = new Set<string>();
+  for (const s of steps) {
+    if (names.has(s.name)) throw new Error(`two steps are called "${s.name}"`);
+    for (const name of s.needs ?? []) {
+      if (!background.delete(name)) throw new Error(`step "${s.name}" needs "${name}", which is no background step before it`);
+    }
+    names.add(s.name);
+    if (s.background) background.add(s.name);
+  }
+  if (background.size) throw new Error(`no step needs the background step(s) ${[...background].join(', ')}`);
+  if (failAt && !names.has(failAt.step)) {
+    throw new CniError(CniCode.InvalidEnvironment, `invalid ${FAIL_AT_STEP_VAR}: no step "${failAt.step}"`, `the steps are ${[...names].join(', ')}`);
   }
 }
 

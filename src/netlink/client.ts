@@ -122,6 +122,8 @@ export interface LinkChanges {
   /** Move the link into the namespace of this fd. */
   netnsFd?: number;
   netnsPid?: number;
+  /** Per-family settings (IFLA_AF_SPEC): IPv4 devconf entries, the IPv6 address generation mode, ... */
+  afSpec?: LinkAttrs['afSpec'];
 }
 
 export interface RouteSpec {
@@ -289,6 +291,7 @@ export const verbs = {
     if (changes.master !== undefined) attrs.master = changes.master;
     if (changes.netnsFd !== undefined) attrs.netNsFd = changes.netnsFd;
     if (changes.netnsPid !== undefined) attrs.netNsPid = changes.netnsPid;
+    if (changes.afSpec !== undefined) attrs.afSpec = changes.afSpec;
     if (changes.name !== undefined) {
       if (typeof l === 'string') throw new TypeError('renaming needs the link by index');
       attrs.ifname = changes.name;

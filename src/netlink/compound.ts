@@ -124,3 +124,31 @@ export function lladdrOf(size: number): AttrType<string> {
     },
   });
 }
+
+/**
+ * A device's IPv4 configuration (IFLA_INET_CONF), indexed from IPV4_DEVCONF_FORWARDING (1) at [0].
+ * The kernel reports it as a packed array of u32 and takes changes as attributes numbered by
+ * IPV4_DEVCONF_*: decoding gives the array, encoding sends the entries present (a sparse array sets
+ * only those, leaving the device's other settings alone).
+ */
+export const devconf: AttrType<(number | undefined)[]> = markPlain({
+  kind: 'devconf',
+  decode(buf, off, len) {
+    if (len % 4 !== 0) throw new DecodeError(off, `devconf: ${len} bytes is not a multiple of 4`);
+    const out: number[] = [];
+    for (let p = off; p < off + len; p += 4) out.push(buf.readUInt32LE(p));
+    return out;
+  },
+  encode(w, v) {
+    if (!Array.isArray(v)) throw new EncodeError(`devconf: expected an array of u32 indexed from IPV4_DEVCONF_FORWARDING at [0], got ${typeof v}`);
+    v.forEach((value, i) => {
+      if (value === undefined) return;
+      if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new EncodeError(`devconf[${i}]: expected a u32, got ${String(value)}`);
+      w.u16(8);
+      w.u16(i + 1);
+      w.u32(value);
+    });
+  },
+  // A decoded array re-encodes as attributes, not as the kernel's packed form.
+  canonical: () => false,
+});

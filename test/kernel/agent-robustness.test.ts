@@ -103,8 +103,8 @@ kernelTest('a client that leaves during ADD: the ADD completes, and the next cal
   try {
     await withNode(async (node) => {
       const agent = await startAgent(node, { socket: scratch.path('sluice.sock') });
+      const gate = gateIpam(scratch);
       try {
-        const gate = gateIpam(scratch);
         const pod = node.addPod();
         const config = node.config({ overrides: { ipam: { type: gate.type, dataDir: node.ipamDir, ranges: [[{ subnet: POD_SUBNET_V4 }]] } } });
         const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: pod.containerId, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0', CNI_PATH: gate.cniPath, GATE_DIR: gate.dir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
@@ -125,6 +125,7 @@ kernelTest('a client that leaves during ADD: the ADD completes, and the next cal
         assert.deepEqual(pod.ipJson('link', 'show').map((l: { ifname: string }) => l.ifname), ['lo'], 'the DEL ran after the ADD, and removed it');
         assert.deepEqual(node.snapshot().maps, { endpoints_v4: [], endpoints_v6: [], devices: [] });
       } finally {
+        gate.openAll();
         assert.equal(await agent.stop(), 0, agent.output());
       }
     });
@@ -187,8 +188,8 @@ kernelTest('two calls for one container are serialised; many containers run at o
   try {
     await withNode(async (node) => {
       const agent = await startAgent(node, { socket: scratch.path('sluice.sock') });
+      const gate = gateIpam(scratch);
       try {
-        const gate = gateIpam(scratch);
         const config = node.config({ overrides: { ipam: { type: gate.type, dataDir: node.ipamDir, ranges: [[{ subnet: POD_SUBNET_V4 }]] } } });
         const gated = { CNI_PATH: gate.cniPath, GATE_DIR: gate.dir };
         const pod = node.addPod();
@@ -201,7 +202,10 @@ kernelTest('two calls for one container are serialised; many containers run at o
         await until('the second ADD is queued', () => countAccepted(agent) >= 2);
         const del = call('DEL');
         await until('the DEL is queued', () => countAccepted(agent) >= 3);
-        assert.deepEqual(pod.ipJson('link', 'show').map((l: { ifname: string }) => l.ifname), ['lo'], 'nothing of the ADD exists yet');
+        // The first ADD made its veth while its IPAM call runs (a background step), and holds before
+        // the addresses; the second ADD and the DEL have not run.
+        const held = pod.ipJson<{ ifname: string; addr_info: unknown[] }[]>('addr', 'show').map((l) => [l.ifname, l.addr_info]);
+        assert.deepEqual(held.filter(([name]) => name !== 'lo'), [['eth0', []]], 'one eth0, without addresses yet');
         gate.open(pod.containerId);
         const [first, second, removed] = await Promise.all([add, again, del]);
         assert.equal(first.code, 0, first.stdout);
@@ -222,6 +226,7 @@ kernelTest('two calls for one container are serialised; many containers run at o
         assert.deepEqual(dels.map((r) => r.code), dels.map(() => 0));
         assert.deepEqual(node.snapshot().maps, { endpoints_v4: [], endpoints_v6: [], devices: [] });
       } finally {
+        gate.openAll();
         assert.equal(await agent.stop(), 0, agent.output());
       }
     });

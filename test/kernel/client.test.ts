@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { AsyncClient, SyncClient, AF_INET, AF_INET6 } from '../../src/netlink/client.js';
 import { encodeAny, type AnyMessage } from '../../src/netlink/message.js';
-import { rtnetlink, NTF, NUD } from '../../src/netlink/rtnetlink/index.js';
+import { rtnetlink, IN6_ADDR_GEN_MODE, IPV4_DEVCONF, NTF, NUD } from '../../src/netlink/rtnetlink/index.js';
+import { readSysctl } from '../../src/datapath/sysctl.js';
 import { rawOf } from '../../src/netlink/socket.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 import * as libc from '../../src/sys/libc.js';
@@ -90,6 +91,26 @@ kernelTest('links: veth with its peer created in another namespace, up, MTU, MAC
 });
 
 // This kernel is built without 802.1Q, so vlan links are covered by the codec's tests only.
+kernelTest('links: per-family settings (IFLA_AF_SPEC) set with the flags in one request, read back by ip -d and /proc', async () => {
+  await withClient((c, n) => {
+    c.linkAdd({ name: 'd0', kind: 'veth', peer: { name: 'd1' } });
+    const conf: number[] = [];
+    conf[IPV4_DEVCONF.ARP_IGNORE - 1] = 8;
+    conf[IPV4_DEVCONF.ARP_ANNOUNCE - 1] = 2;
+    c.linkSet('d0', { up: true, afSpec: { inet: { conf }, inet6: { addrGenMode: IN6_ADDR_GEN_MODE.NONE } } });
+    assert.equal(readSysctl(['net', 'ipv4', 'conf', 'd0', 'arp_ignore'], n.ns), '8');
+    assert.equal(readSysctl(['net', 'ipv4', 'conf', 'd0', 'arp_announce'], n.ns), '2');
+    assert.equal(readSysctl(['net', 'ipv4', 'conf', 'd0', 'rp_filter'], n.ns), readSysctl(['net', 'ipv4', 'conf', 'default', 'rp_filter'], n.ns), 'entries left out stay as they were');
+    assert.equal(readSysctl(['net', 'ipv6', 'conf', 'd0', 'addr_gen_mode'], n.ns), '1');
+    assert.deepEqual(n.ipJson<{ addr_info: unknown[] }[]>('addr', 'show', 'dev', 'd0')[0]!.addr_info, [], 'no IPv6 link-local address was made');
+    // The kernel reports the whole array back; the decoder gives it indexed the same way.
+    const reported = c.linkGet('d0')!.attrs.afSpec!.inet!.conf!;
+    assert.equal(reported[IPV4_DEVCONF.ARP_IGNORE - 1], 8);
+    assert.equal(reported[IPV4_DEVCONF.ARP_ANNOUNCE - 1], 2);
+    assert.throws(() => c.linkSet('d0', { afSpec: { inet: { conf: [0.5] } } }), /devconf\[0\]: expected a u32/);
+  });
+});
+
 kernelTest('links: vxlan and macvlan with their kind data as ip -d shows it', async () => {
   await withClient((c, n) => {
     c.linkAdd({ name: 'up0', kind: 'veth', peer: { name: 'up1' } });

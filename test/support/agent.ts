@@ -131,10 +131,10 @@ export function shimPath(run: PluginRun): 'agent' | 'standalone' {
 /**
  * An IPAM plugin for holding a call in flight: `gate-ipam`, written into the scratch directory (put it
  * on CNI_PATH, with GATE_DIR in the call's environment). On ADD it creates <GATE_DIR>/started-<container>,
- * waits for <GATE_DIR>/open-<container>, then hands the call to host-local; other verbs go straight
- * to host-local.
+ * waits for <GATE_DIR>/open-<container> (or open-all: a test's cleanup, so that no call stays held),
+ * then hands the call to host-local; other verbs go straight to host-local.
  */
-export function gateIpam(scratch: Scratch): { type: string; cniPath: string; dir: string; started(id: string): boolean; open(id: string): void } {
+export function gateIpam(scratch: Scratch): { type: string; cniPath: string; dir: string; started(id: string): boolean; open(id: string): void; openAll(): void } {
   const dir = scratch.path('gates');
   mkdirSync(dir, { recursive: true });
   const script = scratch.path('gate-ipam');
@@ -142,7 +142,7 @@ export function gateIpam(scratch: Scratch): { type: string; cniPath: string; dir
 input=$(cat)
 if [ "$CNI_COMMAND" = ADD ]; then
   : > "$GATE_DIR/started-$CNI_CONTAINERID"
-  while [ ! -e "$GATE_DIR/open-$CNI_CONTAINERID" ]; do sleep 0.01; done
+  while [ ! -e "$GATE_DIR/open-$CNI_CONTAINERID" ] && [ ! -e "$GATE_DIR/open-all" ]; do sleep 0.01; done
 fi
 printf '%s' "$input" | exec /usr/lib/cni/host-local
 `);
@@ -153,6 +153,7 @@ printf '%s' "$input" | exec /usr/lib/cni/host-local
     dir,
     started: (id) => existsSync(join(dir, `started-${id}`)),
     open: (id) => writeFileSync(join(dir, `open-${id}`), ''),
+    openAll: () => writeFileSync(join(dir, 'open-all'), ''),
   };
 }
 

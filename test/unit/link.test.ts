@@ -10,7 +10,7 @@ import { BR_STATE, BRIDGE_MODE, BRIDGE_VLAN_INFO } from '../../src/netlink/rtnet
 import { MACVLAN_MODE } from '../../src/netlink/rtnetlink/link-kinds/macvlan.js';
 import { ETH_P_8021AD, ETH_P_8021Q, VLAN_FLAG } from '../../src/netlink/rtnetlink/link-kinds/vlan.js';
 import {
-  bridgeLink, IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, link, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, type LinkMessage, type LinkRequest,
+  bridgeLink, IFF_LOOPBACK, IFF_LOWER_UP, IFF_RUNNING, IFF_UP, IN6_ADDR_GEN_MODE, IPV4_DEVCONF, link, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK, type LinkMessage, type LinkRequest,
 } from '../../src/netlink/rtnetlink/link.js';
 import { TAIL } from '../../src/netlink/types.js';
 import { loadFixture } from '../support/fixtures.js';
@@ -265,6 +265,26 @@ test('an AF_BRIDGE message with VLANs in IFLA_AF_SPEC decodes to its vlan list a
     { flags: 0, vid: 10 },
   ]);
   assert.deepEqual(encodeMessage(bridgeLink, m), bytes);
+});
+
+test('IPv4 devconf: a request sets the entries present as attributes numbered by IPV4_DEVCONF_*; a dump gives the packed array', () => {
+  const conf: number[] = [];
+  conf[IPV4_DEVCONF.ARP_IGNORE - 1] = 8;
+  const bytes = encodeMessage(link, {
+    header: { type: RTM_SETLINK, flags: NLM_F.REQUEST | NLM_F.ACK, seq: 5 },
+    ifinfo: { index: 7, flags: IFF_UP, change: IFF_UP },
+    attrs: { afSpec: { inet: { conf }, inet6: { addrGenMode: IN6_ADDR_GEN_MODE.NONE } } },
+  });
+  const afSpec = one(tlvs(bytes, 32, bytes.length), 26);
+  const inet = inner(one(inner(afSpec), 2));
+  const confAttr = one(inet, 1);
+  assert.deepEqual(inner(confAttr).map((t) => [t.type, t.payload.readUInt32LE(0)]), [[19, 8]], 'only IPV4_DEVCONF_ARP_IGNORE (19), valued 8');
+  assert.equal(one(inner(one(inner(afSpec), 10)), 8).payload[0], 1, 'IFLA_INET6_ADDR_GEN_MODE none');
+  // What the kernel reports: IFLA_INET_CONF as a packed u32 array, element i being IPV4_DEVCONF i + 1.
+  const lo = get('lo').attrs.afSpec?.inet?.conf;
+  assert.ok(Array.isArray(lo) && lo.length >= IPV4_DEVCONF.ARP_IGNORE, 'the fixture reports the devconf array');
+  assert.ok(lo.every((v) => Number.isInteger(v)));
+  assert.throws(() => encodeMessage(link, { header: { type: RTM_SETLINK }, ifinfo: { index: 7 }, attrs: { afSpec: { inet: { conf: [-1] } } } } as never), /devconf\[0\]: expected a u32, got -1/);
 });
 
 test('AF_BRIDGE requests: a port VLAN and hairpin mode encode to the hand-computed bytes', () => {

@@ -1,7 +1,7 @@
 // Network devices: struct ifinfomsg and IFLA_* (linux/if_link.h, numbers as of Linux 6.18+),
 // RTM_NEWLINK/DELLINK/GETLINK/SETLINK. Kind-specific data lives in link-kinds/, one file per kind.
 import { byKind, NLA_F_NESTED, nest, space, type AttrsOfSpace } from '../attributes.js';
-import { lazy, uint } from '../compound.js';
+import { devconf, lazy, uint } from '../compound.js';
 import { messageKind, type MessageOf, type RequestOf } from '../message.js';
 import { arrayOf, be16, bytes, cstring, fixedBytes, ipaddr, lladdr, pad, s32, struct, u16, u32, u64, u8 } from '../types.js';
 import { bridgeAttrs } from './link-kinds/bridge.js';
@@ -121,9 +121,12 @@ export const linkInfoAttrs = space('IFLA_INFO', {
 /** IFLA_INET6_ADDR_GEN_MODE values. */
 export const IN6_ADDR_GEN_MODE = { EUI64: 0, NONE: 1, STABLE_PRIVACY: 2, RANDOM: 3 } as const;
 
+/** IPV4_DEVCONF_* ids the library names (the index into IFLA_INET_CONF's array is the id - 1). */
+export const IPV4_DEVCONF = { FORWARDING: 1, PROXY_ARP: 3, RP_FILTER: 8, ARP_ANNOUNCE: 18, ARP_IGNORE: 19 } as const;
+
 export const inetAfAttrs = space('IFLA_INET', {
-  /** The IPV4_DEVCONF_* values, indexed from IPV4_DEVCONF_FORWARDING (1) at [0]. */
-  1: ['conf', arrayOf(u32)],
+  /** The IPV4_DEVCONF_* values, indexed from IPV4_DEVCONF_FORWARDING (1) at [0]; a request sets the entries present. */
+  1: ['conf', devconf],
 });
 
 export const inet6Cacheinfo = struct('ifla_cacheinfo', { maxReasmLen: u32, tstamp: u32, reachableTime: u32, retransTime: u32 });
