@@ -29,6 +29,9 @@ export interface DriverLogger {
 
 export const noLogger: DriverLogger = { debug() {}, info() {}, warn() {} };
 
+/** linkGet's option for the lookups that need no counters. */
+export const NO_STATS = { stats: false } as const;
+
 /** What the shared steps and verbs need of a driver. */
 export interface AttachmentDriver<R extends AttachmentRecord> {
   readonly log: DriverLogger;
@@ -101,10 +104,10 @@ export function preflightStep<R extends AttachmentRecord, C extends AttachmentCo
       const { req } = ctx;
       ctx.podNs = NetNs.open(req.netns);
       ctx.pod = SyncClient.open({ netns: ctx.podNs });
-      if (ctx.pod.linkGet(req.ifname)) {
+      if (ctx.pod.linkGet(req.ifname, NO_STATS)) {
         throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
       }
-      if (ctx.node.linkGet(req.hostVethName)) {
+      if (ctx.node.linkGet(req.hostVethName, NO_STATS)) {
         throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
       }
       const store = d.store(ctx.settings);
@@ -207,8 +210,8 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
       if (req.requestedMac) peer.address = req.requestedMac;
       ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
       try {
-        const host = ctx.node.linkGet(req.hostVethName);
-        const pod = ctx.pod!.linkGet(req.ifname);
+        const host = ctx.node.linkGet(req.hostVethName, NO_STATS);
+        const pod = ctx.pod!.linkGet(req.ifname, NO_STATS);
         if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
         ctx.hostIfindex = host.ifinfo.index;
         ctx.hostMac = host.attrs.address ?? '';

@@ -9,7 +9,7 @@ import type { Datapath } from '../bpf/datapath.js';
 import type { NetNs } from '../netns.js';
 import type { SpoofGuard } from './spoof-guard.js';
 import { EndpointState, type EndpointRecord } from './state.js';
-import { nodeClient } from './attachment-steps.js';
+import { NO_STATS, nodeClient } from './attachment-steps.js';
 
 export interface DeferredAttachment {
   stateDir: string;
@@ -43,7 +43,7 @@ export async function completeDeferredAttach(pending: DeferredAttachment, option
   const node = nodeClient(options.nodeNetns);
   let ifindex: number | undefined;
   try {
-    ifindex = node.linkGet(record.hostVeth)?.ifinfo.index;
+    ifindex = node.linkGet(record.hostVeth, NO_STATS)?.ifinfo.index;
   } finally {
     node.close();
   }

@@ -53,7 +53,7 @@ import type { NetNs } from '../netns.js';
 import { concludeCheck, ipamStatus, masqueradeCheck, withNodeAndPod } from './attachment-check.js';
 import { attemptSync, collectStale, hostVethProblems, masqueradeProblems, removeAttachment } from './attachment-removal.js';
 import {
-  attachmentContext, ipamIpsOf, ipamStep, noLogger, podAddressesOf, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
+  attachmentContext, ipamIpsOf, ipamStep, NO_STATS, noLogger, podAddressesOf, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
   type AttachmentContext, type AttachmentDriver, type DriverLogger, type PodAddress,
 } from './attachment-steps.js';
 import { findDifferences } from './check.js';
@@ -316,7 +316,7 @@ export class EbpfDriver implements Driver {
     const attempt = (what: string, fn: () => void) => attemptSync(problems, what, fn);
     const paths = new PinPaths(settings.pinRoot);
     let liveIfindex: number | undefined;
-    attempt(`looking up ${hostVeth}`, () => void (liveIfindex = node.linkGet(hostVeth)?.ifinfo.index));
+    attempt(`looking up ${hostVeth}`, () => void (liveIfindex = node.linkGet(hostVeth, NO_STATS)?.ifinfo.index));
 
     attempt('removing the endpoint map entries', () => {
       const pinned = PinnedMaps.open(paths);
@@ -525,7 +525,7 @@ const OPERATIONAL_TIMEOUT_MS = 5000;
 async function untilOperational(client: SyncClient, ifindex: number, what: string): Promise<void> {
   const started = Date.now();
   for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-    const link = client.linkGet(ifindex);
+    const link = client.linkGet(ifindex, NO_STATS);
     if (!link) throw new Error(`${what} disappeared while coming up`);
     if (link.attrs.operstate === IF_OPER.UP && link.attrs.qdisc !== undefined && link.attrs.qdisc !== 'noop') return;
     if (Date.now() - started > OPERATIONAL_TIMEOUT_MS) {

@@ -91,7 +91,7 @@ kernelTest('links: veth with its peer created in another namespace, up, MTU, MAC
 });
 
 // This kernel is built without 802.1Q, so vlan links are covered by the codec's tests only.
-kernelTest('links: per-family settings (IFLA_AF_SPEC) set with the flags in one request, read back by ip -d and /proc', async () => {
+kernelTest('links: per-family settings (IFLA_AF_SPEC) set with the flags in one request, read back from /proc and the dump; a lookup without counters', async () => {
   await withClient((c, n) => {
     c.linkAdd({ name: 'd0', kind: 'veth', peer: { name: 'd1' } });
     const conf: number[] = [];
@@ -108,6 +108,15 @@ kernelTest('links: per-family settings (IFLA_AF_SPEC) set with the flags in one 
     assert.equal(reported[IPV4_DEVCONF.ARP_IGNORE - 1], 8);
     assert.equal(reported[IPV4_DEVCONF.ARP_ANNOUNCE - 1], 2);
     assert.throws(() => c.linkSet('d0', { afSpec: { inet: { conf: [0.5] } } }), /devconf\[0\]: expected a u32/);
+
+    // RTEXT_FILTER_SKIP_STATS: the same link without IPv6's counters (the device's own stay).
+    const full = c.linkGet('d0')!;
+    const lean = c.linkGet('d0', { stats: false })!;
+    assert.ok(full.attrs.afSpec?.inet6?.stats && full.attrs.afSpec.inet6.icmp6stats, 'by default the IPv6 counters come along');
+    assert.equal(lean.attrs.afSpec?.inet6?.stats, undefined);
+    assert.equal(lean.attrs.afSpec?.inet6?.icmp6stats, undefined);
+    assert.deepEqual([lean.ifinfo.index, lean.attrs.ifname, lean.attrs.mtu, lean.attrs.address], [full.ifinfo.index, 'd0', full.attrs.mtu, full.attrs.address]);
+    assert.ok(rawOf(lean)!.length < rawOf(full)!.length, `${rawOf(lean)!.length} bytes without counters, ${rawOf(full)!.length} with`);
   });
 });
 
