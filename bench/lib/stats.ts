@@ -85,3 +85,37 @@ export function ratio(a: number, b: number): number {
   if (!Number.isFinite(a) || !Number.isFinite(b) || b === 0) throw new RangeError(`cannot divide ${a} by ${b}`);
   return a / b;
 }
+
+export interface PairedRatio {
+  /** The median of candidate[i] / base[i]. */
+  median: number;
+  /** A 90% bootstrap interval of that median. */
+  low: number;
+  high: number;
+  n: number;
+}
+
+/**
+ * How `candidate` compares with `base` when sample i of each was taken back to back (pod i of two
+ * contenders, say): the median of the per-pair ratios, so that what drifts during a run (the machine's
+ * load, a noisy neighbour) cancels out, with a bootstrap interval (fixed seed: the same samples give
+ * the same interval).
+ */
+export function pairedRatio(base: readonly number[], candidate: readonly number[], resamples = 2000): PairedRatio {
+  if (base.length !== candidate.length) throw new RangeError(`paired samples: ${base.length} against ${candidate.length}`);
+  checkSamples(base);
+  checkSamples(candidate);
+  const ratios = base.map((b, i) => ratio(candidate[i]!, b));
+  let seed = 0x9e3779b9;
+  const random = () => {
+    // xorshift32: deterministic, and plenty for resampling indexes.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 0x100000000;
+  };
+  const medians: number[] = [];
+  for (let r = 0; r < resamples; r++) medians.push(median(ratios.map(() => ratios[Math.floor(random() * ratios.length)]!)));
+  const s = sorted(medians);
+  return { median: median(ratios), low: quantileSorted(s, 0.05), high: quantileSorted(s, 0.95), n: ratios.length };
+}

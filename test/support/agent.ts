@@ -58,12 +58,14 @@ export interface AgentStart {
   /** SLUICE_TEST_HOOKS=1 for the agent (requests may then inject faults). */
   testHooks?: boolean;
   args?: string[];
+  /** The CLI entry to run (another build's dist/src/cli/main.js); default this tree's. */
+  main?: string;
 }
 
 /** Starts `sluice daemon` inside the node's namespace; resolves once it listens. */
 export async function startAgent(node: SimNode, options: AgentStart): Promise<AgentProcess> {
   const args = [
-    `--net=${node.path}`, process.execPath, PLUGIN_MAIN, 'daemon', '--socket', options.socket, '--pin-root', node.pinRoot, '--state-dir', node.stateDir,
+    `--net=${node.path}`, process.execPath, options.main ?? PLUGIN_MAIN, 'daemon', '--socket', options.socket, '--pin-root', node.pinRoot, '--state-dir', node.stateDir,
     '--log-level', 'debug', ...(options.args ?? []),
   ];
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };

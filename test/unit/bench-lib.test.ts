@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeMachine, formatMachine } from '../../bench/lib/machine.js';
 import { formatInt, formatMs, formatRatio, formatSI, formatSpread, markdownTable, repoRoot, toJson, writeResults } from '../../bench/lib/report.js';
-import { median, quantile, ratesPerSecond, ratio, summarize } from '../../bench/lib/stats.js';
+import { median, pairedRatio, quantile, ratesPerSecond, ratio, summarize } from '../../bench/lib/stats.js';
 import { interleaved, iterationsFor, lastResult, timeLoop } from '../../bench/lib/timing.js';
 
 test('median: the middle sample, or the mean of the two middle ones; order does not matter', () => {
@@ -51,6 +51,24 @@ test('ratesPerSecond turns durations (ms) into things per second; ratio refuses 
   assert.throws(() => ratesPerSecond([1, 1], [1]), /no unit count/);
   assert.equal(ratio(3, 2), 1.5);
   assert.throws(() => ratio(1, 0), RangeError);
+});
+
+test('pairedRatio: the median of per-pair ratios, so drift shared by both sides cancels; a fixed-seed interval around it', () => {
+  // The machine slows down through the run (x1 to x3), the candidate is 10% faster on every pod.
+  const base = Array.from({ length: 101 }, (_, i) => 10 * (1 + i / 50));
+  const candidate = base.map((b) => b * 0.9);
+  const r = pairedRatio(base, candidate);
+  assert.ok(Math.abs(r.median - 0.9) < 1e-9);
+  assert.ok(Math.abs(r.low - 0.9) < 1e-9 && Math.abs(r.high - 0.9) < 1e-9, 'no spread when every pair agrees');
+  assert.equal(r.n, 101);
+  // Noisy pairs: the interval holds the median, and the same samples give the same interval.
+  const noisy = candidate.map((c, i) => c * (0.8 + (0.4 * ((i * 37) % 101)) / 100));
+  const a = pairedRatio(base, noisy);
+  assert.ok(a.low <= a.median && a.median <= a.high && a.low < a.high);
+  assert.deepEqual(pairedRatio(base, noisy), a);
+  assert.throws(() => pairedRatio([1, 2], [1]), /paired samples: 2 against 1/);
+  assert.throws(() => pairedRatio([], []), /no samples/);
+  assert.throws(() => pairedRatio([0], [1]), /cannot divide/);
 });
 
 test('interleaved: every contender once per round, rotating who goes first; warm-up rounds are dropped', async () => {
