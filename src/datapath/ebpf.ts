@@ -174,8 +174,9 @@ export class EbpfDriver implements Driver {
       {
         name: 'host-veth',
         run: (ctx) => {
-          // One request: the settings are applied before the flags take effect, and the link has no
-          // carrier (so no IPv6 link-local address) until the pod's end comes up at pod-interface.
+          // One request. Whatever order the kernel applies its parts in, the link has no carrier until
+          // the pod's end comes up at pod-interface, so no IPv6 link-local address is made before
+          // addr_gen_mode is none.
           const conf: number[] = [];
           conf[IPV4_DEVCONF.ARP_IGNORE - 1] = ARP_IGNORE_ALL;
           const inet6 = ipv6Available(this.options.nodeNetns) ? { inet6: { addrGenMode: IN6_ADDR_GEN_MODE.NONE } } : {};
