@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { ensureShim, Scratch, startAgent } from '../test/support/agent.js';
 import { call, makeContender, PROMOTE_QUIET_MS, settleDeferred, type Contender } from './control-plane/contenders.js';
 import { requireRoot } from './lib/netns.js';
+import { integerOption } from './lib/options.js';
 import { formatMs } from './lib/report.js';
 import { median, pairedRatio } from './lib/stats.js';
 
@@ -28,13 +29,8 @@ const { values: opts } = parseArgs({
   },
 });
 
-function integer(name: string, value: string | undefined, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${value}`);
-  return n;
-}
-const PODS = integer('pods', opts.pods, 10);
-const WARMUP = integer('warmup', opts.warmup, 0);
+const PODS = integerOption('pods', opts.pods, 10);
+const WARMUP = integerOption('warmup', opts.warmup, 0);
 if (opts.ipam !== 'sluice' && opts.ipam !== 'host-local') throw new RangeError(`--ipam must be sluice or host-local, got ${opts.ipam}`);
 if (!opts.base) throw new RangeError('--base DIR is required: a checkout of the build to compare with, built (npm run build)');
 const baseMain = join(resolve(opts.base), 'dist', 'src', 'cli', 'main.js');

@@ -35,6 +35,7 @@ import { procMemory, type ProcMemory } from './control-plane/proc-memory.js';
 import { issue7Target, latencySummary, type CniLatencyResults, type ContenderResult } from './control-plane/results.js';
 import { describeMachine, formatMachine, loadNow } from './lib/machine.js';
 import { requireRoot } from './lib/netns.js';
+import { integerOption } from './lib/options.js';
 import { writeResults } from './lib/report.js';
 import { summarize } from './lib/stats.js';
 import { msSince } from './lib/timing.js';
@@ -54,18 +55,13 @@ const { values: opts } = parseArgs({
   },
 });
 
-function integer(name: string, value: string | undefined, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${value}`);
-  return n;
-}
-const PODS = integer('pods', opts.pods, 10);
-const GROWTH = integer('growth', opts.growth, PODS);
-const STANDALONE_GROWTH = Math.min(GROWTH, integer('standalone-growth', opts['standalone-growth'], PODS));
-const BUCKET = opts.bucket === undefined ? bucketSizeFor(GROWTH) : integer('bucket', opts.bucket, 1);
-const WARMUP = integer('warmup', opts.warmup, 1);
-const MEMORY_CALLS = integer('memory-calls', opts['memory-calls'], 1);
-const BURSTS = integer('bursts', opts.bursts, 1);
+const PODS = integerOption('pods', opts.pods, 10);
+const GROWTH = integerOption('growth', opts.growth, PODS);
+const STANDALONE_GROWTH = Math.min(GROWTH, integerOption('standalone-growth', opts['standalone-growth'], PODS));
+const BUCKET = opts.bucket === undefined ? bucketSizeFor(GROWTH) : integerOption('bucket', opts.bucket, 1);
+const WARMUP = integerOption('warmup', opts.warmup, 1);
+const MEMORY_CALLS = integerOption('memory-calls', opts['memory-calls'], 1);
+const BURSTS = integerOption('bursts', opts.bursts, 1);
 requireRoot('bench/cni-latency');
 
 const began = process.hrtime.bigint();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeMachine, formatMachine } from '../../bench/lib/machine.js';
 import { formatInt, formatMs, formatRatio, formatSI, formatSpread, markdownTable, repoRoot, toJson, writeResults } from '../../bench/lib/report.js';
+import { integerOption } from '../../bench/lib/options.js';
 import { median, pairedRatio, quantile, ratesPerSecond, ratio, summarize } from '../../bench/lib/stats.js';
 import { interleaved, iterationsFor, lastResult, timeLoop } from '../../bench/lib/timing.js';
 
@@ -51,6 +52,14 @@ test('ratesPerSecond turns durations (ms) into things per second; ratio refuses 
   assert.throws(() => ratesPerSecond([1, 1], [1]), /no unit count/);
   assert.equal(ratio(3, 2), 1.5);
   assert.throws(() => ratio(1, 0), RangeError);
+});
+
+test('integerOption: an integer of at least the minimum, else an error naming the option and the value', () => {
+  assert.equal(integerOption('pods', '300', 10), 300);
+  assert.equal(integerOption('pods', '10', 10), 10);
+  assert.throws(() => integerOption('pods', '9', 10), /--pods must be an integer >= 10, got 9/);
+  assert.throws(() => integerOption('runs', '2.5', 1), /--runs must be an integer >= 1, got 2.5/);
+  assert.throws(() => integerOption('runs', undefined, 1), /--runs must be an integer >= 1, got undefined/);
 });
 
 test('pairedRatio: the median of per-pair ratios, so drift shared by both sides cancels; a fixed-seed interval around it', () => {
