@@ -13,6 +13,7 @@ import { runIn } from '../../src/netns.js';
 import { agentOp } from '../../src/daemon/client.js';
 import type { AgentStatus } from '../../src/daemon/agent.js';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { mount, umount2, MNT_DETACH, MS_NODEV, MS_NOSUID } from '../../src/sys/libc.js';
 import { deferredAttachments } from '../../src/datapath/deferred-attach.js';
 import { Scratch, SHIM, startAgent, type AgentProcess } from '../../test/support/agent.js';
 import { SimNode, type Pod } from '../../test/support/plugin.js';
@@ -119,8 +120,8 @@ export async function makeContender(spec: ContenderSpec, setup: Setup): Promise<
     addMs: [], delMs: [], addPeakKiB: [], delPeakKiB: [], deferred: [], failures: [],
   };
   if (spec.kind !== 'bridge') {
-    const stateDir = mkdtempSync('/run/sluice-bench-');
-    setup.onCleanup(() => rmSync(stateDir, { recursive: true, force: true }));
+    const stateDir = tmpfsDirectory('/run/sluice-bench-');
+    setup.onCleanup(() => removeTmpfsDirectory(stateDir));
     c.stateDir = stateDir;
     c.config = sluiceConfig(node, spec.ipMasq, stateDir);
   }
@@ -137,6 +138,29 @@ export async function makeContender(spec: ContenderSpec, setup: Setup): Promise<
     c.env = { ...base, SLUICE_SOCKET: socket, SLUICE_PLUGIN: setup.scratch.launcher };
   }
   return c;
+}
+
+/**
+ * A directory with a tmpfs of its own mounted on it: sluice's state directory, which on a node is
+ * /run/sluice, and /run is a tmpfs there (systemd mounts it so). On a machine whose /run is on disk
+ * (this kind of VM) every record write would otherwise pay for the disk file system's journal, and
+ * ext4's replace-by-rename also starts writeback. The IPAM store stays on disk for every contender,
+ * as /var/lib/cni/networks is on a node.
+ */
+function tmpfsDirectory(prefix: string): string {
+  const dir = mkdtempSync(prefix);
+  try {
+    mount('tmpfs', dir, 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0700,size=64m');
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return dir;
+}
+
+function removeTmpfsDirectory(dir: string): void {
+  umount2(dir, MNT_DETACH);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 export interface CallResult {
