@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as libc from '../sys/libc.js';
 import { SystemError } from '../sys/errno.js';
 import { NLM_F, type AnyMessage, type Family } from './message.js';
-import { describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Receiver } from './exchange.js';
+import { asksEcho, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Receiver } from './exchange.js';
 import { DatagramReader, openNetlinkFd, setMembership, sockaddrNl, type SocketOptions, type SocketStats } from './socket.js';
 
 export interface AsyncSocketOptions extends SocketOptions {
@@ -229,7 +229,7 @@ export class AsyncNetlinkSocket {
       this.seq = nextSeq(this.seq);
       while (this.pending.has(this.seq)) this.seq = nextSeq(this.seq);
       const message = stampRequest(bytes, this.seq, flags);
-      const exchange = new Exchange(this.family, mode, this.seq, describe);
+      const exchange = new Exchange(this.family, mode, this.seq, describe, asksEcho(message));
       const settled = new Promise<AnyMessage[]>((resolve, reject) => this.pending.set(exchange.seq, { exchange, resolve, reject }));
       settled.catch(() => {}); // it may fail while the send is still under way; it is awaited below
       await this.send(exchange, message);

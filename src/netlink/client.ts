@@ -281,6 +281,17 @@ export const verbs = {
     const up = spec.up ? IFF_UP : 0;
     return plan(link, 'ack', 16, CREATE, { ifinfo: { flags: up, change: up }, attrs } as never, `RTM_NEWLINK ${spec.name} (${spec.kind})`, none);
   },
+  /**
+   * Creates a link as linkAdd does and returns it as the kernel reports it back (NLM_F_ECHO): its
+   * ifindex, its MAC, and for a veth its peer's ifindex (IFLA_LINK), without a lookup after. Undefined
+   * from a kernel that does not echo RTM_NEWLINK: look the link up then.
+   */
+  linkCreate(spec: LinkSpec): Plan<LinkMessage | undefined> {
+    const add = verbs.linkAdd(spec);
+    const message = Buffer.from(add.message);
+    message.writeUInt16LE(message.readUInt16LE(6) | NLM_F.ECHO, 6);
+    return { op: add.op, what: add.what, message, result: (replies) => ofKind(link)(replies)[0] };
+  },
   /** Applies changes to an existing link (state, MTU, MAC, master, name, namespace) in one request. */
   linkSet(l: LinkRef, changes: LinkChanges): Plan<void> {
     const { ifinfo, attrs } = ref(l);

@@ -42,6 +42,11 @@ export function stampRequest(bytes: Buffer, seq: number, flags: number): Buffer 
   return out;
 }
 
+/** Whether a stamped request carries NLM_F_ECHO. */
+export function asksEcho(message: Buffer): boolean {
+  return (message.readUInt16LE(6) & NLM_F.ECHO) !== 0;
+}
+
 /**
  * One request and the replies it collects. A request (NLM_F_ACK) ends at its NLMSG_ERROR; a dump at
  * NLMSG_DONE. A failure part-way through a dump is remembered and reported once the dump's last
@@ -58,6 +63,8 @@ export class Exchange {
     readonly mode: 'request' | 'dump',
     readonly seq: number,
     readonly what: string,
+    /** The request asked for NLM_F_ECHO: its echo comes addressed to a group, and is still its reply. */
+    readonly echo = false,
   ) {}
 
   /** Takes the reply message at buf[off, off + header.len); returns true when the exchange is complete. */
@@ -134,7 +141,8 @@ export interface Receiver {
  * Hands every message of a datagram to the exchange it answers, or to the notification path.
  * Only the kernel (port 0) is believed. A unicast message is a reply when it carries our port id and
  * the seq of an exchange in progress; anything else unicast is stale (a reply to an abandoned
- * exchange) or foreign. Multicast datagrams are notifications. Returns how many messages were ignored
+ * exchange) or foreign. Multicast datagrams are notifications, except the echo of a request that asked
+ * for one (NLM_F_ECHO): the kernel sends it with the group's bit set, to us alone. Returns how many messages were ignored
  * (a datagram from another process counts as one).
  * Throws DecodeError when the datagram's framing is broken: then no later message can be trusted.
  */
@@ -145,8 +153,8 @@ export function dispatch(datagram: Datagram, to: Receiver): number {
   for (let off = 0; off < data.length; ) {
     const header = decodeHeader(data, off);
     const step = (header.len + 3) & ~3;
-    if (datagram.groups === 0 && header.pid === to.port) {
-      const exchange = to.exchangeFor(header.seq);
+    const exchange = header.pid === to.port ? to.exchangeFor(header.seq) : undefined;
+    if (datagram.groups === 0 ? header.pid === to.port : exchange?.echo === true) {
       if (exchange && !exchange.finished) {
         if (exchange.accept(data, off, header)) to.completed(exchange);
       } else ignored++;

@@ -2,7 +2,7 @@ import * as libc from '../sys/libc.js';
 import { SystemError } from '../sys/errno.js';
 import type { NetNs } from '../netns.js';
 import { NLM_F, NLMSG_HDRLEN, type AnyMessage, type Family } from './message.js';
-import { describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Datagram, type Receiver } from './exchange.js';
+import { asksEcho, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Datagram, type Receiver } from './exchange.js';
 import { EncodeError } from './errors.js';
 
 export { RAW, rawOf } from './exchange.js';
@@ -222,7 +222,7 @@ export class NetlinkSocket {
       datagram.writeUInt16LE(flags, off + 6);
       datagram.writeUInt32LE(this.seq, off + 8);
       const message = datagram.subarray(off, off + len);
-      const exchange = new Exchange(this.family, 'request', this.seq, what[i] ?? describeRequest(this.family, message));
+      const exchange = new Exchange(this.family, 'request', this.seq, what[i] ?? describeRequest(this.family, message), asksEcho(message));
       exchanges.set(this.seq, exchange);
       (flags & NLM_F.ACK ? acked : unacked).push(exchange);
       off += (len + 3) & ~3;
@@ -297,7 +297,7 @@ export class NetlinkSocket {
     this.assertOpen();
     this.seq = nextSeq(this.seq);
     const message = stampRequest(bytes, this.seq, flags);
-    const exchange = new Exchange(this.family, mode, this.seq, what ?? describeRequest(this.family, message));
+    const exchange = new Exchange(this.family, mode, this.seq, what ?? describeRequest(this.family, message), asksEcho(message));
     libc.sendto(this.fd, message, KERNEL);
     while (!exchange.finished) this.receive((seq) => (seq === exchange.seq ? exchange : undefined), () => [exchange]);
     return exchange.result();

@@ -90,6 +90,26 @@ kernelTest('links: veth with its peer created in another namespace, up, MTU, MAC
   });
 });
 
+kernelTest('links: linkCreate answers with the new link as the kernel echoes it (ifindex, MAC, the veth peer\'s ifindex)', async () => {
+  await withClient(async (c, n) => {
+    await withNamespace((pod) => {
+      const created = c.linkCreate({ name: 'e0', kind: 'veth', mtu: 1400, peer: { name: 'eth0', netnsFd: pod.ns.fd, address: '02:00:00:00:00:02' } });
+      assert.ok(created, 'this kernel echoes RTM_NEWLINK');
+      const host = link(n, 'e0');
+      const peer = link(pod, 'eth0');
+      assert.equal(created.attrs.ifname, 'e0');
+      assert.equal(created.ifinfo.index, host.ifindex);
+      assert.equal(created.attrs.address, host.address);
+      assert.equal(created.attrs.mtu, 1400);
+      assert.equal(created.attrs.link, peer.ifindex, 'IFLA_LINK is the peer\'s ifindex in its namespace');
+      assert.equal(peer.address, '02:00:00:00:00:02');
+      assertRoundTrip([created]);
+      // Refused like linkAdd, and nothing echoed.
+      assert.throws(() => c.linkCreate({ name: 'e0', kind: 'veth', peer: { name: 'e1' } }), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST');
+    });
+  });
+});
+
 // This kernel is built without 802.1Q, so vlan links are covered by the codec's tests only.
 kernelTest('links: per-family settings (IFLA_AF_SPEC) set with the flags in one request, read back from /proc and the dump; a lookup without counters', async () => {
   await withClient((c, n) => {

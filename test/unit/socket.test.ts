@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { space } from '../../src/netlink/attributes.js';
 import { DecodeError, DumpInterruptedError, EncodeError, NetlinkError } from '../../src/netlink/errors.js';
 import { encodeAny, encodeDone, encodeError, encodeMessage, Family, messageKind, NLM_F, NLMSG, type AnyMessage } from '../../src/netlink/message.js';
-import { describeRequest, dispatch, Exchange, nextSeq, rawOf, stampRequest, type Datagram, type Receiver } from '../../src/netlink/exchange.js';
+import { asksEcho, describeRequest, dispatch, Exchange, nextSeq, rawOf, stampRequest, type Datagram, type Receiver } from '../../src/netlink/exchange.js';
 import { readBufferSizeFor } from '../../src/netlink/socket.js';
 import { cstring, s32, struct, u32 } from '../../src/netlink/types.js';
 
@@ -93,6 +93,26 @@ describe('sequence numbers and stamping', () => {
 });
 
 describe('a request (NLM_F_ACK)', () => {
+  test('with NLM_F_ECHO, the echo (sent with the group\'s bit set) is its reply; without, the same datagram is a notification', () => {
+    const echoed = thingMsg(6, 0, 'e');
+    const withEcho = new Exchange(family, 'request', 6, 'THING_NEW e', asksEcho(stampRequest(encodeMessage(thing, { header: { type: 100 } }), 6, NLM_F.REQUEST | NLM_F.ACK | NLM_F.ECHO)));
+    assert.equal(withEcho.echo, true);
+    const { r, seen } = receiver(withEcho, true);
+    assert.equal(dispatch(datagram([echoed], { pid: 0, groups: 1 }), r), 0);
+    dispatch(datagram([ack(6)]), r);
+    assert.deepEqual(withEcho.result().map((m) => (m as unknown as { attrs: { label: string } }).attrs.label), ['e']);
+    assert.deepEqual(seen.notifications, []);
+
+    const plain = new Exchange(family, 'request', 6, 'THING_NEW e');
+    assert.equal(plain.echo, false);
+    const other = receiver(plain, true);
+    dispatch(datagram([echoed], { pid: 0, groups: 1 }), other.r);
+    dispatch(datagram([ack(6)]), other.r);
+    assert.deepEqual(plain.result(), []);
+    assert.equal(other.seen.notifications.length, 1, 'a listening socket gets its own change as a notification');
+    // Not listening, a group datagram that is no echo is ignored.
+    assert.equal(dispatch(datagram([echoed], { pid: 0, groups: 1 }), receiver(new Exchange(family, 'request', 6, 'x')).r), 1);
+  });
   test('ends at its ACK and returns the messages before it, with their raw bytes', () => {
     const ex = new Exchange(family, 'request', 5, 'THING_GET a');
     const { r, seen } = receiver(ex);
