@@ -8,7 +8,7 @@ import { CniCode, CniError } from '../cni/errors.js';
 import type { CniRoute, SluiceSettings } from '../cni/types.js';
 import { AF_INET, AF_INET6, SyncClient } from '../netlink/client.js';
 import { NetNs } from '../netns.js';
-import { nodeClient } from './attachment-steps.js';
+import { nodeClient, releaseNodeClient } from './attachment-steps.js';
 import { canonicalIp, splitCidr } from './ip.js';
 import { hostPrefixes, masqueradeDifferences, masqueradeTableOf } from './masq-step.js';
 import type { AttachmentRecord } from './records.js';
@@ -26,7 +26,7 @@ export function withNodeAndPod<T>(nodeNetns: NetNs | undefined, podNetns: string
     }
   } finally {
     podNs.close();
-    node.close();
+    releaseNodeClient(node);
   }
 }
 

@@ -7,7 +7,7 @@ import type { DelRequest, GcRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
 import type { NetNs } from '../netns.js';
 import type { SyncClient } from '../netlink/client.js';
-import { nodeClient, type AttachmentDriver } from './attachment-steps.js';
+import { nodeClient, releaseNodeClient, type AttachmentDriver } from './attachment-steps.js';
 import { removeMasquerade } from './masq-step.js';
 import type { AttachmentRecord } from './records.js';
 import { messageOf } from './steps.js';
@@ -22,7 +22,7 @@ export async function removeAttachment<R extends AttachmentRecord>(d: Attachment
   try {
     problems = await d.cleanup(node, settings, req.hostVethName, record);
   } finally {
-    node.close();
+    releaseNodeClient(node);
   }
   try {
     await req.ipam?.del(req.ipamRequest);
@@ -53,7 +53,7 @@ export async function collectStale<R extends AttachmentRecord>(d: AttachmentDriv
         d.log.info({ containerId: record.containerId, ifname: record.ifname, hostVeth: record.hostVeth }, 'stale attachment collected');
       }
     } finally {
-      node.close();
+      releaseNodeClient(node);
     }
   }
   // The IPAM plugin releases the leases of every attachment not in the list itself.

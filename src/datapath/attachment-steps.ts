@@ -10,12 +10,13 @@
  * and what a driver hands them: its logger, its node namespace, its record store, and how it removes
  * what an attachment left on the node (the same for DEL, GC and a stale record: attachment-removal.ts).
  */
+import { randomBytes } from 'node:crypto';
 import type { AddRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
 import type { SluiceSettings } from '../cni/types.js';
 import type { IpamResult } from '../ipam/types.js';
 import { SyncClient } from '../netlink/client.js';
-import { NetNs } from '../netns.js';
+import { current as currentNetns, NetNs } from '../netns.js';
 import { splitCidr, type Family } from './ip.js';
 import type { AttachmentRecord, RecordStore } from './records.js';
 import { runSteps, type FaultPoint, type Step } from './steps.js';
@@ -66,8 +67,30 @@ export interface AttachmentContext<R extends AttachmentRecord> {
   podMac: string;
 }
 
+/** The thread's kept socket in its own namespace, and which namespace that was. */
+let kept: { client: SyncClient; netns: string } | undefined;
+
+/**
+ * The node's rtnetlink client; give it back with releaseNodeClient. In the caller's own namespace (no
+ * `nodeNetns`: the agent and the plugin run in the node's) the thread keeps one socket open and hands
+ * it out again, so the agent serves calls on a warm socket; it is checked against the thread's current
+ * namespace every time, and a thread that has moved gets a socket of the namespace it is in. Calls on
+ * a thread never share it at the same time: the client is synchronous. An explicit `nodeNetns` (tests'
+ * simulated nodes) gets a socket of its own each time, so that no namespace is held open by a socket.
+ */
 export function nodeClient(nodeNetns: NetNs | undefined): SyncClient {
-  return SyncClient.open(nodeNetns ? { netns: nodeNetns } : {});
+  if (nodeNetns) return SyncClient.open({ netns: nodeNetns });
+  const here = currentNetns();
+  if (kept?.netns !== here) {
+    kept?.client.close();
+    kept = { client: SyncClient.open(), netns: here };
+  }
+  return kept.client;
+}
+
+/** Gives back what nodeClient handed out: closed unless it is the thread's kept socket. */
+export function releaseNodeClient(client: SyncClient): void {
+  if (client !== kept?.client) client.close();
 }
 
 /** The fields of a context the shared steps start from. */
@@ -85,7 +108,7 @@ export async function runAttachmentSteps<R extends AttachmentRecord, C extends A
     close?.();
     ctx.pod?.close();
     ctx.podNs?.close();
-    ctx.node.close();
+    releaseNodeClient(ctx.node);
   }
 }
 
@@ -170,6 +193,13 @@ export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext
   };
 }
 
+/** A random unicast, locally administered MAC, as the kernel picks for a veth given none (eth_random_addr). */
+export function randomMac(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = (bytes[0]! & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 /** Addresses and gateways as the IPAM handed them out (what its CHECK compares with). */
 export function ipamIpsOf(ips: readonly { address: string; gateway?: string }[]): { address: string; gateway?: string }[] {
   return ips.map(({ address, gateway }) => (gateway ? { address, gateway } : { address }));
@@ -195,7 +225,9 @@ export function podAddressesOf(result: IpamResult, refuse?: (a: PodAddress) => s
 
 /**
  * The step "veth": the pair, with the MTU `mtu` gives (none: the kernel's default) and the runtime's
- * MAC for the pod's end; its ifindexes and MACs in ctx, and what `save` picks of them in the record.
+ * MAC for the pod's end (none: a random one, as the kernel would pick); its ifindexes and MACs in ctx,
+ * and what `save` picks of them in the record. The host end comes back from the kernel with the
+ * creation (its ifindex, its MAC, the peer's ifindex), so nothing is looked up after it.
  */
 export function vethStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
   d: AttachmentDriver<R>, options: { mtu(ctx: C): number | undefined; save(ctx: C): Partial<R> },
@@ -205,18 +237,18 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
     run: (ctx) => {
       const { req } = ctx;
       const mtu = options.mtu(ctx);
-      const peer: { name: string; netnsFd: number; mtu?: number; address?: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd };
+      const podMac = (req.requestedMac ?? randomMac()).toLowerCase();
+      const peer: { name: string; netnsFd: number; mtu?: number; address: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd, address: podMac };
       if (mtu !== undefined) peer.mtu = mtu;
-      if (req.requestedMac) peer.address = req.requestedMac;
-      ctx.node.linkAdd({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
+      const created = ctx.node.linkCreate({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
       try {
-        const host = ctx.node.linkGet(req.hostVethName, NO_STATS);
-        const pod = ctx.pod!.linkGet(req.ifname, NO_STATS);
-        if (!host || !pod) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
+        const host = created ?? ctx.node.linkGet(req.hostVethName, NO_STATS);
+        const podIfindex = host?.attrs.link ?? ctx.pod!.linkGet(req.ifname, NO_STATS)?.ifinfo.index;
+        if (!host || podIfindex === undefined) throw new Error(`the new veth pair ${req.hostVethName} / ${req.ifname} cannot be found`);
         ctx.hostIfindex = host.ifinfo.index;
         ctx.hostMac = host.attrs.address ?? '';
-        ctx.podIfindex = pod.ifinfo.index;
-        ctx.podMac = pod.attrs.address ?? '';
+        ctx.podIfindex = podIfindex;
+        ctx.podMac = podMac;
         saveRecord(d, ctx, options.save(ctx));
       } catch (err) {
         ctx.node.linkDeleteIfExists(req.hostVethName);

@@ -9,7 +9,7 @@ import type { Datapath } from '../bpf/datapath.js';
 import type { NetNs } from '../netns.js';
 import type { SpoofGuard } from './spoof-guard.js';
 import { EndpointState, type EndpointRecord } from './state.js';
-import { NO_STATS, nodeClient } from './attachment-steps.js';
+import { NO_STATS, nodeClient, releaseNodeClient } from './attachment-steps.js';
 
 export interface DeferredAttachment {
   stateDir: string;
@@ -45,7 +45,7 @@ export async function completeDeferredAttach(pending: DeferredAttachment, option
   try {
     ifindex = node.linkGet(record.hostVeth, NO_STATS)?.ifinfo.index;
   } finally {
-    node.close();
+    releaseNodeClient(node);
   }
   const { guard } = options;
   if (ifindex === undefined || ifindex !== record.hostIfindex) {
