@@ -18,6 +18,7 @@
  * leave exactly one rule. Elements are added in one batch (both sets at once: a port is never checked
  * without its MAC) and removed ports first.
  */
+import { DumpInterruptedError } from '../netlink/errors.js';
 import { NLM_F, type AnyMessage } from '../netlink/message.js';
 import {
   isGenerationConflict, NF_VERDICT, NFPROTO, NFT_DATATYPE, NFT_META, NFT_MSG, NFT_PAYLOAD, NFT_REG, NftBatch, nftChain,
@@ -89,7 +90,14 @@ export function ensureSpoofcheck(table: string, netns?: NetNs): void {
   try {
     for (let attempt = 1; ; attempt++) {
       const genid = nftGeneration(sock);
-      const rules = ourRules(sock, table);
+      let rules: NftRuleAttrs[];
+      try {
+        rules = ourRules(sock, table);
+      } catch (e) {
+        // Another ADD changed the ruleset while the chain was listed: list it again, as after a conflict.
+        if (e instanceof DumpInterruptedError && attempt < 64) continue;
+        throw e;
+      }
       if (rules.length === 1) return;
       const batch = new NftBatch({ genid });
       const nfgen = { family: BRIDGE };
