@@ -280,7 +280,8 @@ export function section(raw: unknown): ReportSection {
     '',
     `A call is what a runtime does: fork and exec the plugin in the node's namespace, the config on stdin, wait for its exit. ` +
       `Median, interquartile range and p99 over pods 1–${pods} of ${growthPods} added one after the other (DELs newest first, so both see the same pod counts); ` +
-      `"at once": ${pods} calls started together, the time until the last one answered (the median of the repeated bursts, their range in brackets). Ratios are to the bridge plugin with the same ipMasq setting.`,
+      `"at once": ${pods} calls started together, the time until the last one answered (the median of the repeated bursts, their range in brackets). Ratios are to the bridge plugin with the same ipMasq setting. ` +
+      `sluice's state directory is a tmpfs of the bench's own, as a node's /run is; every contender's IPAM store is on the disk, as /var/lib/cni/networks is.`,
     '',
     latencyTable(r),
     '',
