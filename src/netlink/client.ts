@@ -111,6 +111,20 @@ function linkAttrsOf(spec: { name: string; mtu?: number; address?: string; netns
   return attrs;
 }
 
+/** The RTM_NEWLINK body that creates `spec`. */
+function linkAddBody(spec: LinkSpec): { ifinfo: { flags: number; change: number }; attrs: LinkAttrs } {
+  const attrs: LinkAttrs = { ...linkAttrsOf(spec), ...spec.attrs };
+  if (spec.link !== undefined) attrs.link = spec.link;
+  if (spec.master !== undefined) attrs.master = spec.master;
+  const data: Record<string, unknown> = { ...spec.data };
+  if (spec.peer) {
+    data.peer = { ifinfo: {}, attrs: linkAttrsOf(spec.peer) };
+  }
+  attrs.linkinfo = Object.keys(data).length ? { kind: spec.kind, data } : { kind: spec.kind };
+  const up = spec.up ? IFF_UP : 0;
+  return { ifinfo: { flags: up, change: up }, attrs };
+}
+
 /** Changes linkSet applies in one RTM_NEWLINK (as `ip link set` does). */
 export interface LinkChanges {
   up?: boolean;
@@ -270,16 +284,7 @@ export const verbs = {
   // ---- links ----
   /** Creates a link; a veth's peer may be created directly inside another namespace. */
   linkAdd(spec: LinkSpec): Plan<void> {
-    const attrs: LinkAttrs = { ...linkAttrsOf(spec), ...spec.attrs };
-    if (spec.link !== undefined) attrs.link = spec.link;
-    if (spec.master !== undefined) attrs.master = spec.master;
-    const data: Record<string, unknown> = { ...spec.data };
-    if (spec.peer) {
-      data.peer = { ifinfo: {}, attrs: linkAttrsOf(spec.peer) };
-    }
-    attrs.linkinfo = Object.keys(data).length ? { kind: spec.kind, data } : { kind: spec.kind };
-    const up = spec.up ? IFF_UP : 0;
-    return plan(link, 'ack', 16, CREATE, { ifinfo: { flags: up, change: up }, attrs } as never, `RTM_NEWLINK ${spec.name} (${spec.kind})`, none);
+    return plan(link, 'ack', 16, CREATE, linkAddBody(spec) as never, `RTM_NEWLINK ${spec.name} (${spec.kind})`, none);
   },
   /**
    * Creates a link as linkAdd does and returns it as the kernel reports it back (NLM_F_ECHO): its
@@ -287,10 +292,7 @@ export const verbs = {
    * from a kernel that does not echo RTM_NEWLINK: look the link up then.
    */
   linkCreate(spec: LinkSpec): Plan<LinkMessage | undefined> {
-    const add = verbs.linkAdd(spec);
-    const message = Buffer.from(add.message);
-    message.writeUInt16LE(message.readUInt16LE(6) | NLM_F.ECHO, 6);
-    return { op: add.op, what: add.what, message, result: (replies) => ofKind(link)(replies)[0] };
+    return plan(link, 'ack', 16, CREATE | NLM_F.ECHO, linkAddBody(spec) as never, `RTM_NEWLINK ${spec.name} (${spec.kind})`, (replies) => ofKind(link)(replies)[0]);
   },
   /** Applies changes to an existing link (state, MTU, MAC, master, name, namespace) in one request. */
   linkSet(l: LinkRef, changes: LinkChanges): Plan<void> {

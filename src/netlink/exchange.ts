@@ -142,8 +142,8 @@ export interface Receiver {
  * Only the kernel (port 0) is believed. A unicast message is a reply when it carries our port id and
  * the seq of an exchange in progress; anything else unicast is stale (a reply to an abandoned
  * exchange) or foreign. Multicast datagrams are notifications, except the echo of a request that asked
- * for one (NLM_F_ECHO): the kernel sends it with the group's bit set, to us alone. Returns how many messages were ignored
- * (a datagram from another process counts as one).
+ * for one (NLM_F_ECHO): the kernel sends it with the group's bit set, to us alone. Returns how many
+ * messages were ignored (a datagram from another process counts as one).
  * Throws DecodeError when the datagram's framing is broken: then no later message can be trusted.
  */
 export function dispatch(datagram: Datagram, to: Receiver): number {

@@ -104,7 +104,7 @@ kernelTest('links: linkCreate answers with the new link as the kernel echoes it 
       assert.equal(created.attrs.link, peer.ifindex, 'IFLA_LINK is the peer\'s ifindex in its namespace');
       assert.equal(peer.address, '02:00:00:00:00:02');
       assertRoundTrip([created]);
-      // Refused like linkAdd, and nothing echoed.
+      // A name that is taken is refused as by linkAdd.
       assert.throws(() => c.linkCreate({ name: 'e0', kind: 'veth', peer: { name: 'e1' } }), (e: unknown) => e instanceof NetlinkError && e.code === 'EEXIST');
     });
   });

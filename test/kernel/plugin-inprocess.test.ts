@@ -99,6 +99,9 @@ kernelTest('single-stack pods: IPv6 only and IPv4 only, with a requested MAC and
     assert.equal(link.address, mac);
     assert.equal(link.mtu, 1300);
     assert.equal(ra.interfaces[1].mac, mac);
+    // Without a requested MAC the result still names both ends' real MACs (picked at the creation, not looked up).
+    assert.equal(rb.interfaces[1].mac, b.ipJson<{ address: string }[]>('link', 'show', 'eth0')[0]!.address);
+    assert.equal(rb.interfaces[0].mac, node.ipJson<{ address: string }[]>('link', 'show', rb.interfaces[0].name)[0]!.address);
     assert.deepEqual(a.ipJson('-4', 'route', 'show'), []);
     assert.equal(await ping(a.ns, 'fd00:252::b', { count: 2 }), 2);
 
