@@ -15,7 +15,7 @@ import type { AddRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
 import type { SluiceSettings } from '../cni/types.js';
 import type { IpamResult } from '../ipam/types.js';
-import { SyncClient } from '../netlink/client.js';
+import { SyncClient, type LinkSpec } from '../netlink/client.js';
 import { current as currentNetns, NetNs } from '../netns.js';
 import { splitCidr, type Family } from './ip.js';
 import type { AttachmentRecord, RecordStore } from './records.js';
@@ -224,6 +224,12 @@ export function podAddressesOf(result: IpamResult, refuse?: (a: PodAddress) => s
 }
 
 /**
+ * One transmit and one receive queue per end, what the kernel cuts a veth down to anyway: asked for
+ * at creation, the cut (an RCU grace period per end, under the rtnl lock) is not needed.
+ */
+const ONE_QUEUE = { txQueues: 1, rxQueues: 1 } as const;
+
+/**
  * The step "veth": the pair, with the MTU `mtu` gives (none: the kernel's default) and the runtime's
  * MAC for the pod's end (none: a random one, as the kernel would pick); its ifindexes and MACs in ctx,
  * and what `save` picks of them in the record. The host end comes back from the kernel with the
@@ -238,9 +244,9 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
       const { req } = ctx;
       const mtu = options.mtu(ctx);
       const podMac = (req.requestedMac ?? randomMac()).toLowerCase();
-      const peer: { name: string; netnsFd: number; mtu?: number; address: string } = { name: req.ifname, netnsFd: ctx.podNs!.fd, address: podMac };
+      const peer: NonNullable<LinkSpec['peer']> = { name: req.ifname, netnsFd: ctx.podNs!.fd, address: podMac, ...ONE_QUEUE };
       if (mtu !== undefined) peer.mtu = mtu;
-      const created = ctx.node.linkCreate({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), peer });
+      const created = ctx.node.linkCreate({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), ...ONE_QUEUE, peer });
       try {
         const host = created ?? ctx.node.linkGet(req.hostVethName, NO_STATS);
         const podIfindex = host?.attrs.link ?? ctx.pod!.linkGet(req.ifname, NO_STATS)?.ifinfo.index;

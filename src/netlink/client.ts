@@ -95,19 +95,29 @@ export interface LinkSpec {
   /** Create the link directly in the namespace of this fd. */
   netnsFd?: number;
   /**
+   * The transmit and receive queues to allocate (IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES). A veth left
+   * without them is allocated one queue per possible CPU and then cut down to one, and cutting down
+   * the queues of a registered device waits for an RCU grace period under the rtnl lock: asking for
+   * one queue each from the start makes the same device without that wait.
+   */
+  txQueues?: number;
+  rxQueues?: number;
+  /**
    * For a veth: the peer, optionally created directly inside another namespace. It is created down
    * (the kernel refuses a veth whose peer is up before it is registered: ENOTCONN); bring it up after.
    */
-  peer?: { name: string; netnsFd?: number; mtu?: number; address?: string };
+  peer?: { name: string; netnsFd?: number; mtu?: number; address?: string; txQueues?: number; rxQueues?: number };
   /** Any other IFLA attributes. */
   attrs?: LinkAttrs;
 }
 
-function linkAttrsOf(spec: { name: string; mtu?: number; address?: string; netnsFd?: number }): LinkAttrs {
+function linkAttrsOf(spec: { name: string; mtu?: number; address?: string; netnsFd?: number; txQueues?: number; rxQueues?: number }): LinkAttrs {
   const attrs: LinkAttrs = { ifname: spec.name };
   if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
   if (spec.address !== undefined) attrs.address = spec.address;
   if (spec.netnsFd !== undefined) attrs.netNsFd = spec.netnsFd;
+  if (spec.txQueues !== undefined) attrs.numTxQueues = spec.txQueues;
+  if (spec.rxQueues !== undefined) attrs.numRxQueues = spec.rxQueues;
   return attrs;
 }
 

@@ -102,6 +102,11 @@ kernelTest('single-stack pods: IPv6 only and IPv4 only, with a requested MAC and
     // Without a requested MAC the result still names both ends' real MACs (picked at the creation, not looked up).
     assert.equal(rb.interfaces[1].mac, b.ipJson<{ address: string }[]>('link', 'show', 'eth0')[0]!.address);
     assert.equal(rb.interfaces[0].mac, node.ipJson<{ address: string }[]>('link', 'show', rb.interfaces[0].name)[0]!.address);
+    // One queue each way at both ends from the creation (the kernel would allocate one per possible CPU, then cut them down).
+    for (const [ns, name] of [[b, 'eth0'], [node, rb.interfaces[0].name]] as const) {
+      const details = ns.ipJson<{ num_tx_queues: number; num_rx_queues: number }[]>('-d', 'link', 'show', name)[0]!;
+      assert.deepEqual([details.num_tx_queues, details.num_rx_queues], [1, 1], `queues of ${name}`);
+    }
     assert.deepEqual(a.ipJson('-4', 'route', 'show'), []);
     assert.equal(await ping(a.ns, 'fd00:252::b', { count: 2 }), 2);
 

@@ -23,3 +23,12 @@ test('linkCreate answers with the echoed link, or undefined when the kernel echo
   assert.equal(got?.attrs.link, 2);
   assert.equal(plan.result([]), undefined);
 });
+
+test('linkCreate asks for the queues given, of the link and of its peer', () => {
+  const message = verbs.linkCreate({ ...spec, txQueues: 1, rxQueues: 1, peer: { ...spec.peer, txQueues: 1, rxQueues: 1 } }).message;
+  const decoded = decodeMessage(link, message) as unknown as { attrs: { numTxQueues?: number; numRxQueues?: number; linkinfo: { data: { peer: { attrs: { numTxQueues?: number; numRxQueues?: number } } } } } };
+  assert.deepEqual([decoded.attrs.numTxQueues, decoded.attrs.numRxQueues], [1, 1]);
+  assert.deepEqual([decoded.attrs.linkinfo.data.peer.attrs.numTxQueues, decoded.attrs.linkinfo.data.peer.attrs.numRxQueues], [1, 1]);
+  const plain = decodeMessage(link, verbs.linkCreate(spec).message) as unknown as { attrs: { numTxQueues?: number } };
+  assert.equal(plain.attrs.numTxQueues, undefined, 'none asked for, none sent');
+});
