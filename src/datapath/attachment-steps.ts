@@ -15,7 +15,7 @@ import type { AddRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
 import type { SluiceSettings } from '../cni/types.js';
 import type { IpamResult } from '../ipam/types.js';
-import { SyncClient, type LinkSpec } from '../netlink/client.js';
+import { SyncClient, type LinkEnd } from '../netlink/client.js';
 import { current as currentNetns, NetNs } from '../netns.js';
 import { splitCidr, type Family } from './ip.js';
 import type { AttachmentRecord, RecordStore } from './records.js';
@@ -244,7 +244,7 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
       const { req } = ctx;
       const mtu = options.mtu(ctx);
       const podMac = (req.requestedMac ?? randomMac()).toLowerCase();
-      const peer: NonNullable<LinkSpec['peer']> = { name: req.ifname, netnsFd: ctx.podNs!.fd, address: podMac, ...ONE_QUEUE };
+      const peer: LinkEnd = { name: req.ifname, netnsFd: ctx.podNs!.fd, address: podMac, ...ONE_QUEUE };
       if (mtu !== undefined) peer.mtu = mtu;
       const created = ctx.node.linkCreate({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), ...ONE_QUEUE, peer });
       try {

@@ -79,20 +79,12 @@ export function parseCidr(cidr: string): { family: number; address: string; pref
 
 const IFF_UP = 1;
 
-/** What to create with linkAdd. */
-export interface LinkSpec {
+/** One end of what linkAdd creates: its name, where it is created, and how. */
+export interface LinkEnd {
   name: string;
-  /** The IFLA_INFO_KIND: 'veth', 'bridge', 'vxlan', 'vlan', 'macvlan', ... */
-  kind: string;
-  /** IFLA_INFO_DATA for the kind (vxlan id, vlan id, macvlan mode, bridge options, ...). */
-  data?: Record<string, unknown>;
   mtu?: number;
   address?: string;
-  /** The lower device (IFLA_LINK) for vlan, macvlan and vxlan. */
-  link?: number;
-  master?: number;
-  up?: boolean;
-  /** Create the link directly in the namespace of this fd. */
+  /** Create it directly in the namespace of this fd. */
   netnsFd?: number;
   /**
    * The transmit and receive queues to allocate (IFLA_NUM_TX_QUEUES, IFLA_NUM_RX_QUEUES). A veth left
@@ -102,16 +94,28 @@ export interface LinkSpec {
    */
   txQueues?: number;
   rxQueues?: number;
+}
+
+/** What to create with linkAdd. */
+export interface LinkSpec extends LinkEnd {
+  /** The IFLA_INFO_KIND: 'veth', 'bridge', 'vxlan', 'vlan', 'macvlan', ... */
+  kind: string;
+  /** IFLA_INFO_DATA for the kind (vxlan id, vlan id, macvlan mode, bridge options, ...). */
+  data?: Record<string, unknown>;
+  /** The lower device (IFLA_LINK) for vlan, macvlan and vxlan. */
+  link?: number;
+  master?: number;
+  up?: boolean;
   /**
    * For a veth: the peer, optionally created directly inside another namespace. It is created down
    * (the kernel refuses a veth whose peer is up before it is registered: ENOTCONN); bring it up after.
    */
-  peer?: { name: string; netnsFd?: number; mtu?: number; address?: string; txQueues?: number; rxQueues?: number };
+  peer?: LinkEnd;
   /** Any other IFLA attributes. */
   attrs?: LinkAttrs;
 }
 
-function linkAttrsOf(spec: { name: string; mtu?: number; address?: string; netnsFd?: number; txQueues?: number; rxQueues?: number }): LinkAttrs {
+function linkAttrsOf(spec: LinkEnd): LinkAttrs {
   const attrs: LinkAttrs = { ifname: spec.name };
   if (spec.mtu !== undefined) attrs.mtu = spec.mtu;
   if (spec.address !== undefined) attrs.address = spec.address;
