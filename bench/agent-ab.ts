@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureShim, Scratch, startAgent } from '../test/support/agent.js';
+import { buildLauncher } from './control-plane/launcher.js';
 import { call, makeContender, PROMOTE_QUIET_MS, settleDeferred, type Contender } from './control-plane/contenders.js';
 import { requireRoot } from './lib/netns.js';
 import { integerOption } from './lib/options.js';
@@ -42,10 +43,12 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal
 
 const scratch = new Scratch();
 const cleanups: (() => Promise<void> | void)[] = [() => scratch.cleanup()];
-const setup = (index: number) => ({ scratch, index, pods: PODS, onCleanup: (fn: () => Promise<void> | void) => void cleanups.push(fn) });
+let launcher = '';
+const setup = (index: number) => ({ scratch, index, pods: PODS, launcher, onCleanup: (fn: () => Promise<void> | void) => void cleanups.push(fn) });
 
 try {
   ensureShim();
+  launcher = buildLauncher(scratch.dir);
   const base = await makeContender({ name: `base (${opts.base})`, kind: 'agent', ipMasq: false }, setup(0));
   // makeContender started this tree's agent on the base node: the other build's takes its place.
   await base.agent!.stop();

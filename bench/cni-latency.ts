@@ -31,6 +31,7 @@ import { ensureShim, Scratch } from '../test/support/agent.js';
 import { agentStatus, call, CNI_BIN, makeContender, plan, settleDeferred, timed, warmUp, type Contender } from './control-plane/contenders.js';
 import { bucketSizeFor } from './control-plane/growth.js';
 import { buildMaxrss, readMaxrss } from './control-plane/maxrss.js';
+import { buildLauncher } from './control-plane/launcher.js';
 import { procMemory, type ProcMemory } from './control-plane/proc-memory.js';
 import { issue7Target, latencySummary, type CniLatencyResults, type ContenderResult } from './control-plane/results.js';
 import { describeMachine, formatMachine, loadNow } from './lib/machine.js';
@@ -144,6 +145,7 @@ try {
   ensureShim();
   for (const bin of ['bridge', 'host-local']) if (!existsSync(`${CNI_BIN}/${bin}`)) throw new Error(`${CNI_BIN}/${bin} is missing (scripts/install-deps.sh installs the reference plugins)`);
   const maxrss = buildMaxrss(scratch.dir);
+  const launcher = buildLauncher(scratch.dir);
   const machine = describeMachine();
   const specs = plan({ masq: !opts['no-masq'], clsBpf: !opts['no-cls-bpf'] });
   process.stderr.write(`${formatMachine(machine)}\n`);
@@ -152,7 +154,7 @@ try {
   for (const [index, spec] of specs.entries()) {
     stopIfInterrupted();
     const pods = spec.kind === 'standalone' ? STANDALONE_GROWTH : GROWTH;
-    const c = await makeContender(spec, { scratch, index, pods, onCleanup: (fn) => cleanups.push(fn) });
+    const c = await makeContender(spec, { scratch, index, pods, launcher, onCleanup: (fn) => cleanups.push(fn) });
     if (!(await warmUp(c, WARMUP))) {
       skipped.push(`${spec.name}: this build does not masquerade yet (no nf_tables table appeared after an ADD with ipMasq)`);
       continue;

@@ -8,7 +8,7 @@
 //   standalone     the shim with no agent, so the standalone plugin: shim -> sluice-plugin (run by node) -> the bundled plugin
 //   bridge         /usr/lib/cni/bridge with /usr/lib/cni/host-local (isGateway)
 // each without and with ipMasq (bridge: iptables; sluice: its nf_tables masquerade).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { runIn } from '../../src/netns.js';
 import { agentOp } from '../../src/daemon/client.js';
 import type { AgentStatus } from '../../src/daemon/agent.js';
@@ -17,7 +17,7 @@ import { mount, umount2, MNT_DETACH, MS_NODEV, MS_NOSUID } from '../../src/sys/l
 import { deferredAttachments } from '../../src/datapath/deferred-attach.js';
 import { Scratch, SHIM, startAgent, type AgentProcess } from '../../test/support/agent.js';
 import { SimNode, type Pod } from '../../test/support/plugin.js';
-import { msSince } from '../lib/timing.js';
+import { Launcher } from './launcher.js';
 import type { ContenderKind } from './results.js';
 
 export const CNI_BIN = '/usr/lib/cni';
@@ -36,6 +36,8 @@ export interface Contender extends ContenderSpec {
   /** A pod of its own for the warm-up and the memory pass. */
   warm: Pod;
   executable: string;
+  /** Starts and times its calls, inside its node (launcher.c). */
+  launcher: Launcher;
   env: Record<string, string>;
   config: Record<string, unknown>;
   agent?: AgentProcess;
@@ -104,6 +106,8 @@ export interface Setup {
   index: number;
   /** How many pods it adds in the growth run. */
   pods: number;
+  /** The launcher binary (buildLauncher). */
+  launcher: string;
   /** Registers what undoes a step, as soon as the step is done (the caller runs them, newest first). */
   onCleanup(fn: () => Promise<void> | void): void;
 }
@@ -115,8 +119,10 @@ export async function makeContender(spec: ContenderSpec, setup: Setup): Promise<
   const pods = Array.from({ length: setup.pods }, () => node.addPod());
   const warm = node.addPod();
   const base = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: CNI_BIN };
+  const launcher = new Launcher(setup.launcher, node.ns);
+  setup.onCleanup(() => launcher.close());
   const c: Contender = {
-    ...spec, node, pods, warm, executable: SHIM, env: base, config: {},
+    ...spec, node, pods, warm, executable: SHIM, launcher, env: base, config: {},
     addMs: [], delMs: [], addPeakKiB: [], delPeakKiB: [], deferred: [], failures: [],
   };
   if (spec.kind !== 'bridge') {
@@ -165,29 +171,20 @@ function removeTmpfsDirectory(dir: string): void {
 
 export interface CallResult {
   ms: number;
-  code: number | null;
+  code: number;
   stdout: string;
 }
 
 /**
- * What a runtime does: forks the plugin inside the node's namespace (forked while this thread is
- * switched into it, see netns.runIn), feeds it the config, waits for its exit. Timed from just before
- * the fork to the exit. `wrapper` runs in front of the plugin (the memory pass's maxrss).
+ * What a runtime does: starts the plugin inside the node's namespace (vfork and exec, as Go's os/exec
+ * does: launcher.c), feeds it the config, waits for its exit. Timed by the launcher from just before
+ * the spawn to the exit. `wrapper` runs in front of the plugin (the memory pass's maxrss).
  */
-export function call(c: Contender, command: string, pod: Pod, wrapper: string[] = []): Promise<CallResult> {
+export async function call(c: Contender, command: string, pod: Pod, wrapper: string[] = []): Promise<CallResult> {
   const env = { ...c.env, CNI_COMMAND: command, CNI_CONTAINERID: pod.containerId, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' };
-  const stdin = JSON.stringify(c.config);
-  const [file, ...args] = [...wrapper, c.executable];
-  const start = process.hrtime.bigint();
-  const child = runIn(c.node.ns, () => spawn(file!, args, { env, stdio: ['pipe', 'pipe', 'ignore'] }));
-  return new Promise((resolve) => {
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stdin!.on('error', () => undefined);
-    child.once('error', (err) => resolve({ ms: msSince(start), code: -1, stdout: String(err) }));
-    child.once('close', (code) => resolve({ ms: msSince(start), code, stdout }));
-    child.stdin!.end(stdin);
-  });
+  const argv = [...wrapper, c.executable];
+  const r = await c.launcher.run(argv[0]!, argv, env, JSON.stringify(c.config));
+  return { ms: r.ms, code: r.code, stdout: r.stdout };
 }
 
 /** A call whose failure is recorded on the contender (the run goes on); returns its time. */

@@ -278,7 +278,9 @@ export function section(raw: unknown): ReportSection {
   const markdown = [
     `Load ${r.machine.load1} at the start, ${r.loadAtEnd} at the end${r.elapsedSeconds === undefined ? '' : `; the run took ${Math.round(r.elapsedSeconds / 60)} min`}.`,
     '',
-    `A call is what a runtime does: fork and exec the plugin in the node's namespace, the config on stdin, wait for its exit. ` +
+    `A call is what a runtime does: start the plugin in the node's namespace, the config on stdin, wait for its exit. ` +
+      `A small C launcher per node starts it with posix_spawn (vfork and exec), as Go's os/exec in containerd or podman does, and times it from the spawn to the exit; ` +
+      `Node's own child_process would fork the whole bench process and add about a millisecond to every contender's every call. ` +
       `Median, interquartile range and p99 over pods 1–${pods} of ${growthPods} added one after the other (DELs newest first, so both see the same pod counts); ` +
       `"at once": ${pods} calls started together, the time until the last one answered (the median of the repeated bursts, their range in brackets). Ratios are to the bridge plugin with the same ipMasq setting. ` +
       `sluice's state directory is a tmpfs of the bench's own, as a node's /run is; every contender's IPAM store is on the disk, as /var/lib/cni/networks is.`,

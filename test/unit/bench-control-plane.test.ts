@@ -1,6 +1,7 @@
 // The control-plane bench's pure parts: growth buckets, /proc parsing, the results check and the
 // report section made from sample results (ratios, and which side each sentence says wins), plus the
-// memory pass's maxrss wrapper when a C compiler is at hand. No timing is asserted.
+// memory pass's maxrss wrapper and the launcher that starts the plugins, when a C compiler is at hand.
+// No timing is asserted beyond a launched call lasting at least as long as it sleeps.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bucketize, bucketSizeFor, growthFactor } from '../../bench/control-plane/growth.js';
+import { buildLauncher, Launcher } from '../../bench/control-plane/launcher.js';
 import { buildMaxrss, readMaxrss } from '../../bench/control-plane/maxrss.js';
 import { parseProcStatus } from '../../bench/control-plane/proc-memory.js';
 import { issue7Target, latencySummary, parseResults, type CniLatencyResults, type ContenderKind, type ContenderResult } from '../../bench/control-plane/results.js';
@@ -234,6 +236,34 @@ test('maxrss: passes stdin, stdout and the exit status through and writes the pe
     execFileSync(maxrss, [out, 'sh', '-c', `${JSON.stringify(process.execPath)} -e "Buffer.alloc(96 * 2 ** 20).fill(1)"; true`]);
     assert.ok(readMaxrss(out) >= 96 * 1024, `peak ${readMaxrss(out)} KiB`);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('launcher: runs calls side by side with exactly the argv, environment and stdin given, and times them', { skip: !hasCompiler && 'no C compiler (cc)' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-launcher-'));
+  const launcher = new Launcher(buildLauncher(dir));
+  try {
+    const big = 'x'.repeat(300_000);
+    const [echo, env, status, killed, slow, missing] = await Promise.all([
+      launcher.run('/bin/cat', ['cat'], {}, big),
+      launcher.run('/bin/sh', ['sh', '-c', 'echo "$0:$FOO:${HOME-unset}"'], { FOO: 'bar baz' }, ''),
+      launcher.run('/bin/sh', ['sh', '-c', 'exit 3'], {}, ''),
+      launcher.run('/bin/sh', ['sh', '-c', 'kill -TERM $$'], {}, ''),
+      launcher.run('/bin/sh', ['sh', '-c', 'sleep 0.2; echo late'], {}, ''),
+      launcher.run('/nonexistent/plugin', ['plugin'], {}, ''),
+    ]);
+    assert.equal(echo.code, 0);
+    assert.equal(echo.stdout, big);
+    assert.deepEqual([env.code, env.stdout], [0, 'sh:bar baz:unset\n']);
+    assert.equal(status.code, 3);
+    assert.equal(killed.code, 128 + 15);
+    assert.deepEqual([slow.code, slow.stdout], [0, 'late\n']);
+    assert.ok(slow.ms >= 190, `a call that sleeps 0.2 s was timed at ${slow.ms} ms`);
+    assert.equal(missing.code, -1);
+    assert.match(missing.stdout, /cannot run \/nonexistent\/plugin: No such file or directory/);
+  } finally {
+    await launcher.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
