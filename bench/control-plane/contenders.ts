@@ -9,7 +9,6 @@
 //   bridge         /usr/lib/cni/bridge with /usr/lib/cni/host-local (isGateway)
 // each without and with ipMasq (bridge: iptables; sluice: its nf_tables masquerade).
 import { spawnSync } from 'node:child_process';
-import { runIn } from '../../src/netns.js';
 import { agentOp } from '../../src/daemon/client.js';
 import type { AgentStatus } from '../../src/daemon/agent.js';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -81,30 +81,24 @@ export class Launcher {
       if (this.buffered.length < 4 + len) return;
       const frame = this.buffered.subarray(4, 4 + len);
       this.buffered = this.buffered.subarray(4 + len);
-      const [id, ms, code] = splitFields(frame, 3);
-      const stdout = frame.subarray(fieldsLength(frame, 3)).toString();
-      const p = this.pending.get(id!);
+      const { fields: [id = '', ms, code], rest } = splitFields(frame, 3);
+      const p = this.pending.get(id);
       if (!p) continue;
-      this.pending.delete(id!);
-      p.resolve({ ms: Number(ms), code: Number(code), stdout });
+      this.pending.delete(id);
+      p.resolve({ ms: Number(ms), code: Number(code), stdout: rest.toString() });
     }
   }
 }
 
-function splitFields(frame: Buffer, n: number): string[] {
-  const out: string[] = [];
+/** The first `n` NUL-terminated fields of an answer, and the bytes after them. */
+function splitFields(frame: Buffer, n: number): { fields: string[]; rest: Buffer } {
+  const fields: string[] = [];
   let pos = 0;
   for (let i = 0; i < n; i++) {
     const end = frame.indexOf(0, pos);
     if (end < 0) throw new Error('launcher: a malformed answer');
-    out.push(frame.subarray(pos, end).toString());
+    fields.push(frame.subarray(pos, end).toString());
     pos = end + 1;
   }
-  return out;
-}
-
-function fieldsLength(frame: Buffer, n: number): number {
-  let pos = 0;
-  for (let i = 0; i < n; i++) pos = frame.indexOf(0, pos) + 1;
-  return pos;
+  return { fields, rest: frame.subarray(pos) };
 }
