@@ -35,6 +35,8 @@ export class Launcher {
   private buffered: Buffer = Buffer.alloc(0);
   private readonly exited: Promise<void>;
   private stderr = '';
+  /** Why calls cannot be made any more: set once the launcher has exited. */
+  private gone: Error | undefined;
 
   /** Starts the launcher binary, inside `ns` when given (its children are started there too). */
   constructor(binary: string, ns?: NetNs) {
@@ -46,6 +48,7 @@ export class Launcher {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         const err = new Error(`the launcher exited (${code ?? signal})${this.stderr ? `: ${this.stderr.trim()}` : ''}`);
+        this.gone = err;
         for (const p of this.pending.values()) p.reject(err);
         this.pending.clear();
         resolve();
@@ -63,6 +66,7 @@ export class Launcher {
     const header = Buffer.alloc(4);
     header.writeUInt32LE(payload.length);
     return new Promise((resolve, reject) => {
+      if (this.gone) return reject(this.gone);
       this.pending.set(id, { resolve, reject });
       this.child.stdin!.write(Buffer.concat([header, payload]));
     });

@@ -262,6 +262,8 @@ test('launcher: runs calls side by side with exactly the argv, environment and s
     assert.ok(slow.ms >= 190, `a call that sleeps 0.2 s was timed at ${slow.ms} ms`);
     assert.equal(missing.code, -1);
     assert.match(missing.stdout, /cannot run \/nonexistent\/plugin: No such file or directory/);
+    await launcher.close();
+    await assert.rejects(launcher.run('/bin/true', ['true'], {}, ''), /the launcher exited \(0\)/);
   } finally {
     await launcher.close();
     rmSync(dir, { recursive: true, force: true });
