@@ -15,6 +15,7 @@
  */
 import type { LogFn } from 'pino';
 import type { EbpfDriverOptions } from '../datapath/ebpf.js';
+import type { BuiltinIpamOptions } from '../ipam/host-local/index.js';
 import type { Ipam } from '../ipam/types.js';
 import { DelegatingIpam } from './delegate.js';
 import type { AddRequest, CheckRequest, DelRequest, Driver, GcRequest, StatusRequest } from './dispatch.js';
@@ -136,13 +137,14 @@ export const BUILTIN_IPAM_TYPE = 'sluice';
 
 /**
  * `ipam.type` "sluice" is the built-in allocator, imported on first use; any other type is delegated
- * to the plugin of that name in CNI_PATH (the dispatcher's default).
+ * to the plugin of that name in CNI_PATH (the dispatcher's default). `builtinOptions`: the built-in one's
+ * options (the agent has it remember its stores between calls).
  */
-export function ipamFor(config: PluginConfig, env: EnvVars): Ipam | undefined {
+export function ipamFor(config: PluginConfig, env: EnvVars, builtinOptions: BuiltinIpamOptions = {}): Ipam | undefined {
   if (!config.ipam) return undefined;
   if (config.ipam.type !== BUILTIN_IPAM_TYPE) return new DelegatingIpam(config.ipam.type, { env });
   let loaded: Promise<Ipam> | undefined;
-  const builtin = (): Promise<Ipam> => (loaded ??= import('../ipam/host-local/index.js').then((m) => m.builtinIpam()));
+  const builtin = (): Promise<Ipam> => (loaded ??= import('../ipam/host-local/index.js').then((m) => m.builtinIpam(builtinOptions)));
   return {
     add: async (req) => (await builtin()).add(req),
     del: async (req) => (await builtin()).del(req),

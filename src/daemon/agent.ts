@@ -19,6 +19,7 @@ import { keepNftSockets } from '../datapath/nft-common.js';
 import type { Logger } from 'pino';
 import type { Datapath } from '../bpf/datapath.js';
 import { DEFAULTS } from '../cni/config.js';
+import type { IpamRequest } from '../ipam/types.js';
 import type { NetNs } from '../netns.js';
 import type { CniOutput } from '../cni/dispatch.js';
 import { CniHandler, type RequestMeta } from './handler.js';
@@ -135,14 +136,17 @@ export class Agent {
       keepHandles: true,
       ...(options.forceClsBpf ? { forceClsBpf: true } : {}), ...(options.objectPath ? { objectPath: options.objectPath } : {}), ...(deferAttach ? { deferAttach: true } : {}),
     };
+    const workers = options.workers ?? DEFAULT_WORKERS;
+    let pool: WorkerPool | undefined;
     const handler = new CniHandler({
       logger: log,
       testHooks: options.testHooks ?? false,
       driver: { ...driver, ...(options.nodeNetns ? { nodeNetns: options.nodeNetns } : {}) },
       locations: [{ stateDir, pinRoot }],
+      // A call on the main thread has a worker do the built-in IPAM's file work meanwhile: ADD's IPAM
+      // step runs in the background while the veth is made (ebpf.ts), so the two overlap.
+      ...(workers > 0 ? { allocate: (req: IpamRequest) => pool!.allocate(req) } : {}),
     });
-    const workers = options.workers ?? DEFAULT_WORKERS;
-    let pool: WorkerPool | undefined;
     if (workers > 0) {
       pool = new WorkerPool(workers, {
         logLevel: log.level, testHooks: options.testHooks ?? false, driver,

@@ -16,7 +16,9 @@ import type { LogFn, Logger } from 'pino';
 import pino from 'pino';
 import { runCni, type AddRequest, type CheckRequest, type CniOutput, type DelRequest, type Driver, type GcRequest, type StatusRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
-import { driverFor, ipamFor, logSettings, type DriverOptions } from '../cni/main.js';
+import type { EnvVars } from '../cni/env.js';
+import { BUILTIN_IPAM_TYPE, driverFor, ipamFor, logSettings, type DriverOptions } from '../cni/main.js';
+import type { Ipam, IpamRequest, IpamResult } from '../ipam/types.js';
 import type { PluginConfig } from '../cni/types.js';
 import { faultPointFromEnv, FAIL_AT_STEP_VAR, TEST_HOOKS_VAR } from '../datapath/steps.js';
 import type { Location } from './inventory.js';
@@ -34,6 +36,11 @@ export interface HandlerOptions {
   driver?: Omit<DriverOptions, 'logger' | 'failAt'>;
   /** Locations listed by `sluice endpoints` before any request named one. */
   locations?: Location[];
+  /**
+   * Where the built-in IPAM's allocations run, when not on this thread (the agent's main thread hands
+   * them to a worker: pool.ts).
+   */
+  allocate?(req: IpamRequest): Promise<IpamResult>;
 }
 
 export interface RequestMeta {
@@ -101,13 +108,24 @@ export class CniHandler {
         gc: async (req: GcRequest) => (await driverOf(req.config)).gc(req),
         status: async (req: StatusRequest) => (await driverOf(req.config)).status(req),
       };
-      return await runCni(env, stdin, driver, { logger, ipamFor });
+      return await runCni(env, stdin, driver, { logger, ipamFor: (config, ipamEnv) => this.ipamFor(config, ipamEnv) });
     } catch (err) {
       // runCni answers every failure of a call itself: only a fault of the agent gets here.
       this.options.logger.error({ ...base, err }, 'the agent failed to run a CNI call');
       const error = new CniError(CniCode.Internal, 'sluice agent failed', err instanceof Error ? err.message : String(err));
       return { stdout: JSON.stringify(error.toJSON(replyVersion(stdin))), exitCode: 1 };
     }
+  }
+
+  /**
+   * The plugin's IPAM, except that the built-in one keeps its stores' index in memory between calls,
+   * and allocates where `allocate` says.
+   */
+  private ipamFor(config: PluginConfig, env: EnvVars): Ipam | undefined {
+    const ipam = ipamFor(config, env, { remember: true });
+    const allocate = this.options.allocate;
+    if (!ipam || !allocate || config.ipam?.type !== BUILTIN_IPAM_TYPE) return ipam;
+    return { ...ipam, add: (req) => allocate(req) };
   }
 
   /** A pino logger appending to `file` (one per file, kept open), or undefined when there is none or it cannot be opened. */

@@ -11,7 +11,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { CniOutput } from '../cni/dispatch.js';
+import { CniError } from '../cni/errors.js';
 import type { DriverOptions } from '../cni/main.js';
+import type { IpamRequest, IpamResult } from '../ipam/types.js';
 import type { RequestMeta } from './handler.js';
 import type { Location } from './inventory.js';
 
@@ -25,20 +27,44 @@ export interface WorkerData {
   watchNamespaces?: boolean;
 }
 
+/** An error crossing threads: a CniError keeps its code and parts. */
+export interface ErrorData {
+  message: string;
+  cni?: { code: number; msg: string; details: string };
+}
+
 export type ToWorker =
   | { type: 'call'; id: number; env: Record<string, string>; stdin: Uint8Array; meta: RequestMeta }
+  | { type: 'allocate'; id: number; req: IpamRequest }
   | { type: 'watch' };
 
 export type FromWorker =
   | { type: 'ready'; tid: number }
   | { type: 'log'; line: string }
   | { type: 'done'; id: number; out: CniOutput; locations: Location[] }
+  | { type: 'allocated'; id: number; result?: IpamResult; error?: ErrorData }
   | { type: 'watch'; samples: number; away: number };
+
+export function errorData(err: unknown): ErrorData {
+  if (err instanceof CniError) return { message: err.message, cni: { code: err.code, msg: err.msg, details: err.details } };
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+export function errorFromData(data: ErrorData): Error {
+  return data.cni ? new CniError(data.cni.code, data.cni.msg, data.cni.details) : new Error(data.message);
+}
+
+interface Pending<T> {
+  resolve(value: T): void;
+  reject(err: Error): void;
+}
 
 interface Slot {
   worker: Worker;
   tid?: number;
-  inFlight: Map<number, { resolve(out: CniOutput): void; reject(err: Error): void }>;
+  inFlight: Map<number, Pending<CniOutput>>;
+  /** Built-in IPAM allocations it runs for calls on the main thread (allocate()). */
+  allocations: Map<number, Pending<IpamResult>>;
   ready: Promise<void>;
   /** It said it was ready: one that dies before is not replaced (it would die again). */
   started: boolean;
@@ -82,12 +108,30 @@ export class WorkerPool {
   }
 
   run(env: Record<string, string>, stdin: Buffer, meta: RequestMeta): Promise<CniOutput> {
-    const slot = this.slots.reduce((best, s) => (s.inFlight.size < best.inFlight.size ? s : best));
+    const slot = this.leastBusy();
     const id = this.nextId++;
     return new Promise<CniOutput>((resolve, reject) => {
       slot.inFlight.set(id, { resolve, reject });
       slot.worker.postMessage({ type: 'call', id, env, stdin, meta } satisfies ToWorker);
     });
+  }
+
+  /**
+   * A built-in IPAM allocation for a call running on the main thread: the worker does the store's
+   * file work while the main thread makes the veth (see agent.ts).
+   */
+  allocate(req: IpamRequest): Promise<IpamResult> {
+    const slot = this.leastBusy();
+    const id = this.nextId++;
+    return new Promise<IpamResult>((resolve, reject) => {
+      slot.allocations.set(id, { resolve, reject });
+      slot.worker.postMessage({ type: 'allocate', id, req } satisfies ToWorker);
+    });
+  }
+
+  /** The worker with the fewest calls (the first of them: the same one while the agent is quiet). */
+  private leastBusy(): Slot {
+    return this.slots.reduce((best, s) => (s.inFlight.size + s.allocations.size < best.inFlight.size + best.allocations.size ? s : best));
   }
 
   /** Tests: the namespace samples each worker took. */
@@ -106,7 +150,7 @@ export class WorkerPool {
 
   private spawn(index: number): Slot {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: this.data });
-    const slot: Slot = { worker, inFlight: new Map(), ready: Promise.resolve(), started: false };
+    const slot: Slot = { worker, inFlight: new Map(), allocations: new Map(), ready: Promise.resolve(), started: false };
     slot.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: FromWorker) => {
         if (m.type === 'ready') {
@@ -132,6 +176,13 @@ export class WorkerPool {
           call?.resolve(m.out);
           break;
         }
+        case 'allocated': {
+          const allocation = slot.allocations.get(m.id);
+          slot.allocations.delete(m.id);
+          if (m.result) allocation?.resolve(m.result);
+          else allocation?.reject(errorFromData(m.error ?? { message: 'the worker gave no allocation' }));
+          break;
+        }
         case 'watch':
           slot.watchReply?.({ samples: m.samples, away: m.away });
           break;
@@ -143,8 +194,9 @@ export class WorkerPool {
     let failure: string | undefined;
     worker.on('error', (err) => (failure = err.message));
     worker.on('exit', (code) => {
-      const lost = [...slot.inFlight.values()];
+      const lost = [...slot.inFlight.values(), ...slot.allocations.values()];
       slot.inFlight.clear();
+      slot.allocations.clear();
       const why = failure ?? `exit status ${code}`;
       for (const call of lost) call.reject(new Error(`the agent's worker thread stopped during the call: ${why}`));
       if (this.closing || !slot.started) return;

@@ -17,8 +17,9 @@ import { gettid } from '../sys/libc.js';
 import { setNamespaceTypeProbe } from '../sys/ns-check.js';
 import { namespaceTypeOf } from '../sys/ns-type.js';
 import { keepNftSockets } from '../datapath/nft-common.js';
+import { builtinIpam } from '../ipam/host-local/index.js';
 import { CniHandler } from './handler.js';
-import type { WorkerData, FromWorker, ToWorker } from './pool.js';
+import { errorData, type WorkerData, type FromWorker, type ToWorker } from './pool.js';
 
 const data = workerData as WorkerData;
 const port = parentPort!;
@@ -37,7 +38,13 @@ const handler = new CniHandler({
 });
 
 // The modules every call needs, loaded before the worker says it is ready.
-await Promise.all([import('../cni/dispatch.js'), import('../datapath/ebpf.js'), import('../ipam/host-local/index.js')]);
+await Promise.all([import('../cni/dispatch.js'), import('../datapath/ebpf.js')]);
+/**
+ * Allocations for the main thread's calls: the same built-in IPAM as the handler's, remembering its
+ * stores; it answers once the lease is in place and writes the index after, while the main thread
+ * goes on with the call.
+ */
+const ipam = builtinIpam({ remember: true, commitAfterResult: true });
 
 /** Tests: a check of this thread's namespace at every turn of its event loop while calls run. */
 const watch = { samples: 0, away: 0 };
@@ -51,6 +58,13 @@ function sample(): void {
 port.on('message', (message: ToWorker) => {
   if (message.type === 'watch') {
     post({ type: 'watch', samples: watch.samples, away: watch.away });
+    return;
+  }
+  if (message.type === 'allocate') {
+    void ipam.add(message.req).then(
+      (result) => post({ type: 'allocated', id: message.id, result }),
+      (err: unknown) => post({ type: 'allocated', id: message.id, error: errorData(err) }),
+    );
     return;
   }
   busy++;

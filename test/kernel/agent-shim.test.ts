@@ -21,9 +21,9 @@ interface Answer {
 
 /** The calls a runtime could make, good and bad; the answers normalised for comparison. */
 async function scenario(node: SimNode, scratch: Scratch, socket: string): Promise<{ answers: Answer[]; pods: Pod[] }> {
-  const pods = [node.addPod(), node.addPod()];
-  const [a, b] = pods as [Pod, Pod];
-  const ids = { [a.path]: '<pod a>', [b.path]: '<pod b>' };
+  const pods = [node.addPod(), node.addPod(), node.addPod()];
+  const [a, b, c] = pods as [Pod, Pod, Pod];
+  const ids = { [a.path]: '<pod a>', [b.path]: '<pod b>', [c.path]: '<pod c>' };
   const config = node.config({ cniVersion: '1.1.0', ipv6: true, overrides: { ipam: { type: 'sluice', dataDir: node.ipamDir, ranges: [[{ subnet: POD_SUBNET_V4 }], [{ subnet: POD_SUBNET_V6 }]] } } });
   const old = { ...config, cniVersion: '0.4.0' };
   const answers: Answer[] = [];
@@ -52,6 +52,9 @@ async function scenario(node: SimNode, scratch: Scratch, socket: string): Promis
   await call('ADD, not JSON', 'ADD', 'this is not JSON', at(b, 'parity-c'));
   await call('ADD, no config', 'ADD', '', at(b, 'parity-c'));
   await call('ADD, unsupported version', 'ADD', { ...config, cniVersion: '2.0.0' }, at(b, 'parity-c'));
+  // Built-in IPAM failures (with the agent, its allocation runs on a worker thread: the error must come back whole).
+  await call('ADD, requested address in no range', 'ADD', { ...config, args: { cni: { ips: ['10.99.0.5'] } } }, at(c, 'parity-c'));
+  await call('ADD, requested address not an address', 'ADD', { ...config, args: { cni: { ips: ['ten'] } } }, at(c, 'parity-c'));
   await call('unknown command', 'FROB', config, at(a, 'parity-a'));
   await call('CHECK a', 'CHECK', { ...config, prevResult: JSON.parse(added.stdout) }, at(a, 'parity-a'));
   await call('CHECK a, wrong prevResult', 'CHECK', { ...config, prevResult: { ...JSON.parse(added.stdout), ips: [{ address: '10.252.0.99/32', interface: 1 }] } }, at(a, 'parity-a'));
@@ -91,6 +94,8 @@ kernelTest('the shim gives the same answers with a live agent and with none (the
     assert.deepEqual(json('ADD a').ips.map((i: { address: string }) => i.address), ['10.252.0.2/32', 'fd00:252::2/128']);
     assert.equal(json('ADD b, 0.4.0').cniVersion, '0.4.0');
     assert.equal(json('ADD b, 0.4.0').ips[0].version, '4', 'the 0.4.0 shape');
+    assert.match(json('ADD, requested address in no range').msg, /requested IP address 10\.99\.0\.5 not in any range set/);
+    assert.match(json('ADD, requested address in no range').details ?? '', /range sets: /, 'the details stay apart from msg');
     const codes = Object.fromEntries(viaAgent.filter((a) => a.code !== 0).map((a) => [a.step, json(a.step).code]));
     assert.deepEqual(codes, {
       'ADD a again': 999,
@@ -102,6 +107,8 @@ kernelTest('the shim gives the same answers with a live agent and with none (the
       'ADD, not JSON': 6,
       'ADD, no config': 6,
       'ADD, unsupported version': 1,
+      'ADD, requested address in no range': 999,
+      'ADD, requested address not an address': 7,
       'unknown command': 4,
       'CHECK a, wrong prevResult': 999,
     });

@@ -4,6 +4,8 @@
  * with json = { op: "add" | "del" | "status" | "gc", req, validAttachments?, barrier? }. With barrier,
  * the child loads everything, writes "ready" on stderr and waits for a line on stdin, so many children
  * can be let go at the same moment. Prints one JSON line: { ok: true, result } or { ok: false, code, msg }.
+ * With agent, the IPAM is the agent's (remembering its stores, committing after the answer), and
+ * `warmup` (an ADD) runs first, so the job starts from the memory it left.
  */
 import { once } from 'node:events';
 import { builtinIpam } from '../../src/ipam/host-local/index.js';
@@ -14,10 +16,13 @@ interface ChildJob {
   req: IpamRequest;
   validAttachments?: Attachment[];
   barrier?: boolean;
+  agent?: boolean;
+  warmup?: IpamRequest;
 }
 
 const job = JSON.parse(process.argv[2] ?? '{}') as ChildJob;
-const ipam = builtinIpam({ lockTimeoutMs: 60_000 });
+const ipam = builtinIpam({ lockTimeoutMs: 60_000, ...(job.agent ? { remember: true, commitAfterResult: true } : {}) });
+if (job.warmup) await ipam.add(job.warmup);
 if (job.barrier) {
   process.stderr.write('ready\n');
   await once(process.stdin, 'data');

@@ -19,6 +19,9 @@ export interface ChildJob {
   op: 'add' | 'del' | 'status' | 'gc';
   req: IpamRequest;
   validAttachments?: Attachment[];
+  /** The agent's IPAM (remembering, committing after the answer), warmed up by an ADD of `warmup` first. */
+  agent?: boolean;
+  warmup?: IpamRequest;
 }
 
 interface Started {

@@ -95,6 +95,7 @@ export function auditIndex(dataDir: string, network = NETWORK): boolean {
 export function plantIndexEntry(dataDir: string, key: string, line: string): void {
   const index = new AttachmentIndex(join(sidecarPath(dataDir, NETWORK), 'att'), join(sidecarPath(dataDir, NETWORK), 'tmp', 'plant'));
   index.put(key, ['10.255.255.255']);
+  index.flush();
   const bucket = readdirSync(join(sidecarPath(dataDir, NETWORK), 'att')).find((b) =>
     readFileSync(join(sidecarPath(dataDir, NETWORK), 'att', b), 'utf8').includes(`${key} 10.255.255.255`),
   )!;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { after, test } from 'node:test';
 import pino from 'pino';
+import { CniError } from '../../src/cni/errors.js';
 import { WorkerPool } from '../../src/daemon/pool.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-pool-'));
@@ -53,6 +54,34 @@ test('calls are served by the workers; a worker that dies fails its call and is 
     const after = await Promise.all(Array.from({ length: 4 }, () => pool.run(version, Buffer.alloc(0), { id: 3 })));
     assert.deepEqual(after.map((a) => a.exitCode), [0, 0, 0, 0]);
     assert.equal(pool.threadIds.length, 2, 'two workers again');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a worker allocates for the main thread: the result, a CNI error whole, and a failure when the worker dies', async () => {
+  const logger = pino({ level: 'silent' });
+  const pool = new WorkerPool(1, { logLevel: 'silent', testHooks: false, driver: {} }, logger);
+  const dataDir = mkdtempSync(join(dir, 'ipam-'));
+  const config = { type: 'sluice', dataDir, ranges: [[{ subnet: '10.71.0.0/29' }]] };
+  const request = (containerID: string, requestedIPs: string[] = []) => ({
+    containerID, ifname: 'eth0', network: 'pooltest', config, netConf: { cniVersion: '1.1.0', name: 'pooltest', ipam: config }, requestedIPs,
+  });
+  try {
+    await pool.ready();
+    assert.deepEqual(await pool.allocate(request('a')), { ips: [{ address: '10.71.0.2/29', gateway: '10.71.0.1' }], routes: [] });
+    await assert.rejects(pool.allocate(request('b', ['10.99.0.1'])), (err: unknown) => {
+      assert.ok(err instanceof CniError, String(err));
+      assert.equal(err.code, 999);
+      assert.match(err.msg, /requested IP address 10\.99\.0\.1 not in any range set/);
+      assert.match(err.details, /range sets: /);
+      return true;
+    });
+    const slots = (pool as unknown as { slots: { worker: Worker }[] }).slots;
+    // Stopped before it can answer: the allocation fails instead of waiting for ever.
+    const pending = pool.allocate(request('c'));
+    await slots[0]!.worker.terminate();
+    await assert.rejects(pending, /worker thread stopped during the call/);
   } finally {
     await pool.close();
   }

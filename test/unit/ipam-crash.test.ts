@@ -105,6 +105,19 @@ test('a kill at any point of an ADD that fails and rolls back', { timeout: 300_0
   assert.ok(points >= 4, `a rolled-back ADD passes ${points} crash points`);
 });
 
+test('a kill at any point of an agent\'s ADD (index remembered, written after the answer)', { timeout: 300_000 }, async (t) => {
+  const points = await sweep({
+    job: (config) => ({ op: 'add', req: request(config, 'victim'), agent: true, warmup: request(config, 'warm') }),
+    affected: ['victim', 'warm'],
+    recover: async (config) => {
+      await delAndReadd(config, 'victim');
+      await delAndReadd(config, 'warm');
+    },
+  });
+  t.diagnostic(`killed at each of ${points} points`);
+  assert.ok(points >= 12, `a warmed-up agent's ADD passes ${points} crash points`);
+});
+
 test('a kill at any point of a DEL', { timeout: 300_000 }, async (t) => {
   const points = await sweep({
     prepare: async (_dataDir, config) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsErrorCode } from '../../sys/fs.js';
 import { formatIp, parseIp } from './address.js';
@@ -9,8 +9,11 @@ import { removeIfPresent, replaceFile } from './files.js';
 /**
  * Attachment → its lease addresses: a hash table on disk. An attachment key hashes to one of 1,024
  * bucket files, each holding sorted lines `<key> <ip>[,<ip>]`; a lookup or an update reads and
- * (atomically, by rename) rewrites that one small file, so release and lookup by container cost the
- * same at 100 leases as at 65,000 (64 lines a bucket), and a rebuild writes at most 1,024 files.
+ * rewrites that one small file, so release and lookup by container cost the same at 100 leases as at
+ * 65,000 (64 lines a bucket), and a rebuild writes at most 1,024 files. Changes are kept in memory
+ * until flush() (the ledger's commit), then each changed bucket is rewritten once: atomically (a new
+ * file renamed over it) or, when the caller's seal covers a torn copy (Ledger), in place; emptied in
+ * place, it stays as an empty file for the next attachment that hashes to it.
  *
  * Entries are hints, checked against the lease files before use (see Ledger).
  */
@@ -18,11 +21,20 @@ const BUCKETS = 1024;
 /** `<key> <ip>[,<ip>...]`; keys are percent-encoded or hashed (attachmentKey), so hold no space. */
 const LINE = /^[^ ]+ [0-9a-fA-F.:]+(,[0-9a-fA-F.:]+)*$/;
 
-type Bucket = Map<string, string[]>;
+export type Bucket = Map<string, string[]>;
+
+/** What an index knows without reading its folder again (for a later operation: Ledger's memory). */
+export interface IndexState {
+  /** Buckets read or written (the caller holds the lock: nobody else writes them); an absent file is an empty one. */
+  buckets: Map<string, Bucket>;
+  /** The bucket files that exist, when the folder was listed: any other is empty without a look. */
+  present?: Set<string>;
+}
 
 export class AttachmentIndex {
-  /** Buckets already read by this operation (the caller holds the lock: nobody else writes them). */
-  private readonly cache = new Map<string, Bucket>();
+  private state: IndexState = { buckets: new Map() };
+  /** Buckets changed since the last flush: true when a torn copy is covered (in place), false when not. */
+  private readonly changed = new Map<string, boolean>();
 
   constructor(
     readonly dir: string,
@@ -37,16 +49,40 @@ export class AttachmentIndex {
     return ips && [...ips];
   }
 
-  put(key: string, ips: readonly string[]): void {
+  /** What this index knows, for a later operation to adopt while nothing else has written (flushed first). */
+  get known(): IndexState {
+    return this.state;
+  }
+
+  /** Starts from what an earlier operation knew (see Ledger.open). */
+  adopt(state: IndexState): void {
+    this.state = state;
+  }
+
+  /** Lists the folder once, so that lookups in buckets that do not exist cost nothing from then on. */
+  learnListing(): void {
+    this.state.present = new Set(readdirSync(this.dir));
+  }
+
+  /** Changes `key`'s entry; written by flush(). `inPlace`: a torn copy of the bucket is covered (see Ledger). */
+  put(key: string, ips: readonly string[], inPlace = false): void {
     const name = bucketOf(key);
     const bucket = this.readBucket(name);
     if (ips.length > 0) bucket.set(key, [...ips]);
     else if (!bucket.delete(key)) return;
-    this.writeBucket(name, bucket);
+    this.changed.set(name, inPlace && (this.changed.get(name) ?? true));
   }
 
-  remove(key: string): void {
-    this.put(key, []);
+  remove(key: string, inPlace = false): void {
+    this.put(key, [], inPlace);
+  }
+
+  /** Writes every bucket changed since the last flush. */
+  flush(): void {
+    for (const [name, inPlace] of this.changed) {
+      this.writeBucket(name, this.state.buckets.get(name)!, inPlace);
+      this.changed.delete(name);
+    }
   }
 
   /**
@@ -55,7 +91,8 @@ export class AttachmentIndex {
    */
   reconcile(entries: ReadonlyMap<string, readonly string[]>): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.cache.clear();
+    this.state.buckets.clear();
+    this.changed.clear();
     const wanted = new Map<string, Bucket>();
     for (const [key, ips] of entries) {
       const name = bucketOf(key);
@@ -68,6 +105,7 @@ export class AttachmentIndex {
     for (const [name, bucket] of wanted) {
       if (this.rawBucket(name) !== serialize(bucket)) this.writeBucket(name, bucket);
     }
+    if (this.state.present) this.state.present = new Set(wanted.keys());
     crashPoint();
   }
 
@@ -83,9 +121,9 @@ export class AttachmentIndex {
   }
 
   private readBucket(name: string): Bucket {
-    const cached = this.cache.get(name);
+    const cached = this.state.buckets.get(name);
     if (cached) return cached;
-    const text = this.rawBucket(name);
+    const text = this.state.present && !this.state.present.has(name) ? undefined : this.rawBucket(name);
     const bucket: Bucket = new Map();
     for (const line of text?.split('\n') ?? []) {
       if (line === '') continue;
@@ -93,15 +131,19 @@ export class AttachmentIndex {
       const space = line.indexOf(' ');
       bucket.set(line.slice(0, space), line.slice(space + 1).split(','));
     }
-    this.cache.set(name, bucket);
+    this.state.buckets.set(name, bucket);
     return bucket;
   }
 
-  private writeBucket(name: string, bucket: Bucket): void {
-    this.cache.delete(name);
-    if (bucket.size === 0) removeIfPresent(join(this.dir, name));
+  private writeBucket(name: string, bucket: Bucket, inPlace = false): void {
+    const { buckets, present } = this.state;
+    buckets.delete(name);
+    present?.delete(name);
+    if (inPlace) writeFileSync(join(this.dir, name), serialize(bucket), { mode: 0o600 });
+    else if (bucket.size === 0) removeIfPresent(join(this.dir, name));
     else replaceFile(join(this.dir, name), serialize(bucket), this.scratch);
-    this.cache.set(name, bucket);
+    if (inPlace || bucket.size > 0) present?.add(name);
+    buckets.set(name, bucket);
     crashPoint();
   }
 }

@@ -19,8 +19,14 @@ export function removeIfPresent(path: string): boolean {
  * would empty.
  */
 export function writeFresh(path: string, data: string | Uint8Array, mode = 0o600): void {
-  removeIfPresent(path);
-  const fd = openSync(path, 'wx', mode);
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', mode);
+  } catch (err) {
+    if (fsErrorCode(err) !== 'EEXIST') throw err;
+    removeIfPresent(path);
+    fd = openSync(path, 'wx', mode);
+  }
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
   } finally {
@@ -40,8 +46,9 @@ export function replaceFile(path: string, data: string | Uint8Array, scratch: st
  * for files whose reader refuses a torn copy (the seal, the usage hints) or that are advisory anyway
  * (last_reserved_ip, which host-local writes the same way). Callers hold the store lock.
  */
-export function overwriteFile(path: string, data: string | Uint8Array, mode = 0o600): void {
+export function overwriteFile(path: string, data: string | Uint8Array, options: { mode?: number; size?: number } = {}): void {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const mode = options.mode ?? 0o600;
   let fd: number;
   try {
     fd = openSync(path, 'r+');
@@ -51,7 +58,8 @@ export function overwriteFile(path: string, data: string | Uint8Array, mode = 0o
     return;
   }
   try {
-    if (fstatSync(fd).size !== bytes.length) {
+    // `size`: what the caller knows the file holds (it wrote or read it under the lock).
+    if ((options.size ?? fstatSync(fd).size) !== bytes.length) {
       closeSync(fd);
       fd = openSync(path, 'w', mode);
     }

@@ -132,6 +132,6 @@ export async function gcLeases(options: GcLeasesOptions): Promise<GcReport> {
     { dataDir, network },
     [],
     (ledger) => collectGarbage(ledger, liveContainers(options.liveContainerIDs), options.dryRun),
-    options.lockTimeoutMs,
+    options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs },
   );
 }

@@ -10,7 +10,7 @@ import { type HostLocalConfig, parseHostLocalConfig, requestedAddresses } from '
 import { collectGarbage, liveAttachments } from './gc.js';
 import { isLeaseToken } from './lease.js';
 import { readResolvConf } from './resolv.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, withLedger } from './session.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, type SessionOptions, withLedger } from './session.js';
 import { exhaustedSets } from './status.js';
 
 export { gcLeases, type GcLeasesOptions, type GcReport, type GcLease } from './gc.js';
@@ -19,12 +19,20 @@ export { DEFAULT_DATA_DIR } from './config.js';
 export interface BuiltinIpamOptions {
   /** How long to wait for another process's allocation before answering CNI error 11. */
   lockTimeoutMs?: number;
+  /** A long-lived caller (the agent): keep each store's index in memory between calls (SessionOptions). */
+  remember?: boolean;
+  /** Answer before writing the index and seal (SessionOptions): for a caller idle meanwhile. */
+  commitAfterResult?: boolean;
 }
 
 type ConfigSource = Pick<IpamRequest, 'network' | 'config' | 'netConf'>;
 
 export function builtinIpam(options: BuiltinIpamOptions = {}): Ipam {
-  const timeout = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const session: SessionOptions = {
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    ...(options.remember ? { remember: true } : {}),
+    ...(options.commitAfterResult ? { commitAfterResult: true } : {}),
+  };
   const configOf = (req: ConfigSource): HostLocalConfig => parseHostLocalConfig(req.network, req.config, req.netConf);
 
   return {
@@ -33,7 +41,7 @@ export function builtinIpam(options: BuiltinIpamOptions = {}): Ipam {
       const config = configOf(req);
       const requested = requestedAddresses(req.requestedIPs, req.args, req.netConf);
       const dns = config.resolvConf ? readResolvConf(config.resolvConf) : undefined;
-      const allocations = await withLedger(config, config.rangeSets, (ledger) => allocate(ledger, config.network, config.rangeSets, att, requested), timeout);
+      const allocations = await withLedger(config, config.rangeSets, (ledger) => allocate(ledger, config.network, config.rangeSets, att, requested), session);
       const result: IpamResult = {
         ips: allocations.map(({ ip, range }) => ({
           address: `${formatIp(ip)}/${range.subnet.prefix}`,
@@ -48,26 +56,26 @@ export function builtinIpam(options: BuiltinIpamOptions = {}): Ipam {
     async del(req) {
       const att = checkedAttachment(req);
       const config = configOf(req);
-      await withLedger(config, config.rangeSets, (ledger) => ledger.releaseAttachment(att), timeout);
+      await withLedger(config, config.rangeSets, (ledger) => ledger.releaseAttachment(att), session);
     },
 
     async check(req, expected) {
       const att = checkedAttachment(req);
       const config = configOf(req);
-      const leased = await withLedger(config, config.rangeSets, (ledger) => ledger.leasesOf(att), timeout);
+      const leased = await withLedger(config, config.rangeSets, (ledger) => ledger.leasesOf(att), session);
       checkLeases(config, att, leased, expected.ips);
     },
 
     async gc(req) {
       const config = configOf(req);
-      await withLedger(config, config.rangeSets, (ledger) => collectGarbage(ledger, liveAttachments(req.validAttachments)), timeout);
+      await withLedger(config, config.rangeSets, (ledger) => collectGarbage(ledger, liveAttachments(req.validAttachments)), session);
     },
 
     async status(req): Promise<IpamStatus> {
       const config = configOf(req);
       let full;
       try {
-        full = await withLedger(config, config.rangeSets, (ledger) => exhaustedSets(ledger, config.rangeSets), timeout);
+        full = await withLedger(config, config.rangeSets, (ledger) => exhaustedSets(ledger, config.rangeSets), session);
       } catch (err) {
         if (err instanceof CniError && (err.code === CniCode.IoFailure || err.code === CniCode.TryAgainLater)) return { ok: false, reason: err.message };
         throw err;

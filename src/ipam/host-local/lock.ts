@@ -15,26 +15,34 @@ import { ioError } from './errors.js';
 
 const queues = new Map<string, Promise<unknown>>();
 
-export async function withStoreLock<T>(lockPath: string, timeoutMs: number, critical: () => T): Promise<T> {
+/**
+ * Runs `critical` holding the lock; resolves with its result. `after`, when given, runs next, still
+ * holding the lock, in a later turn of the event loop: the caller's continuation comes first (it may
+ * use the result while `after` finishes the operation's bookkeeping), the next holder after.
+ */
+export async function withStoreLock<T>(lockPath: string, timeoutMs: number, critical: () => T, after?: () => void): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const previous = queues.get(lockPath) ?? Promise.resolve();
-  const mine = previous.then(() => lockAndRun(lockPath, deadline, timeoutMs, critical));
-  const tail = mine.catch(() => undefined);
+  const mine = previous.then(() => lockAndRun(lockPath, deadline, timeoutMs, critical, after));
+  const tail = mine.then((held) => held.released).catch(() => undefined);
   queues.set(lockPath, tail);
-  try {
-    return await mine;
-  } finally {
+  void tail.then(() => {
     if (queues.get(lockPath) === tail) queues.delete(lockPath);
-  }
+  });
+  return (await mine).result;
 }
 
-async function lockAndRun<T>(lockPath: string, deadline: number, timeoutMs: number, critical: () => T): Promise<T> {
+async function lockAndRun<T>(
+  lockPath: string, deadline: number, timeoutMs: number, critical: () => T, after: (() => void) | undefined,
+): Promise<{ result: T; released: Promise<void> }> {
   let fd: number;
   try {
     fd = openSync(lockPath, constants.O_CREAT | constants.O_RDONLY, 0o600);
   } catch (err) {
     throw ioError(`cannot open the IPAM lock file ${lockPath}`, err);
   }
+  /** The lock is held by `after` from here on: it unlocks and closes. */
+  let handedOver = false;
   try {
     let delayMs = 0.5;
     while (!tryLockExclusive(fd)) {
@@ -49,11 +57,27 @@ async function lockAndRun<T>(lockPath: string, deadline: number, timeoutMs: numb
       delayMs = Math.min(delayMs * 2, 8);
     }
     try {
-      return critical();
+      const result = critical();
+      if (!after) return { result, released: Promise.resolve() };
+      handedOver = true;
+      const released = new Promise<void>((resolve) => {
+        setImmediate(() => {
+          try {
+            after();
+          } catch {
+            // `after` reports its own failures; the lock is released whatever happened.
+          } finally {
+            unlock(fd);
+            closeSync(fd);
+            resolve();
+          }
+        });
+      });
+      return { result, released };
     } finally {
-      unlock(fd);
+      if (!handedOver) unlock(fd);
     }
   } finally {
-    closeSync(fd);
+    if (!handedOver) closeSync(fd);
   }
 }

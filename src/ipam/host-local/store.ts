@@ -30,7 +30,14 @@ export class LeaseDir {
   constructor(readonly path: string) {}
 
   create(): void {
-    mkdirSync(this.path, { recursive: true, mode: 0o755 });
+    try {
+      mkdirSync(this.path, { mode: 0o755 });
+    } catch (err) {
+      // EEXIST: there already (a file of that name fails at the lock, which says so); ENOENT: parents too.
+      if (fsErrorCode(err) === 'EEXIST') return;
+      if (fsErrorCode(err) !== 'ENOENT') throw err;
+      mkdirSync(this.path, { recursive: true, mode: 0o755 });
+    }
   }
 
   leasePath(ip: string): string {
@@ -135,9 +142,12 @@ export class LeaseDir {
     }
   }
 
-  /** In place, as host-local writes it (a reader takes a torn one as none: allocation starts over). */
-  setLastReserved(rangeIndex: number, ip: string): void {
-    overwriteFile(join(this.path, `${LAST_RESERVED_PREFIX}${rangeIndex}`), ip);
+  /**
+   * In place, as host-local writes it (a reader takes a torn one as none: allocation starts over).
+   * `previous`: the content the caller read under the lock, when it has.
+   */
+  setLastReserved(rangeIndex: number, ip: string, previous?: string): void {
+    overwriteFile(join(this.path, `${LAST_RESERVED_PREFIX}${rangeIndex}`), ip, previous === undefined ? {} : { size: Buffer.byteLength(previous) });
   }
 
 }
