@@ -69,7 +69,7 @@ async function cli(argv: string[]): Promise<void> {
     .option('--max-request-bytes <n>', 'largest request accepted', integer('--max-request-bytes', 1024), 4 << 20)
     .option('--read-timeout <ms>', 'time a client has to send its whole request', integer('--read-timeout', 1), 10_000)
     .option('--request-timeout <ms>', 'time after which a running call is answered with "try again later" (CNI error 11)', integer('--request-timeout', 1), 120_000)
-    .option('--workers <n>', 'worker threads running the calls, so that several wait on the kernel at once (0: the main thread)', integer('--workers', 0), 4)
+    .option('--workers <n>', 'worker threads running the calls, so that several wait on the kernel at once, and the built-in IPAM\'s allocations for a call on the main thread (0: everything on the main thread)', integer('--workers', 0), 4)
     .option('--no-preload', 'do not load the eBPF objects at start-up (the first ADD does)')
     .option('--cls-bpf', 'attach with clsact + cls_bpf instead of TCX links')
     .option('--no-defer-attach', 'attach each pod\'s TCX link before answering ADD (default: answer first, with the pod in the spoof guard, and attach once the agent is quiet)')

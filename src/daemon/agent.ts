@@ -144,7 +144,7 @@ export class Agent {
       driver: { ...driver, ...(options.nodeNetns ? { nodeNetns: options.nodeNetns } : {}) },
       locations: [{ stateDir, pinRoot }],
       // A call on the main thread has a worker do the built-in IPAM's file work meanwhile: ADD's IPAM
-      // step runs in the background while the veth is made (ebpf.ts), so the two overlap.
+      // step runs in the background while the veth is made (both data paths), so the two overlap.
       ...(workers > 0 ? { allocate: (req: IpamRequest) => pool!.allocate(req) } : {}),
     });
     if (workers > 0) {

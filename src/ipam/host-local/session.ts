@@ -82,7 +82,6 @@ export async function withLedger<T>(
         } catch {
           // The operation's own error says more; an uncommitted ledger is rebuilt next time.
         }
-        ledger = undefined;
         throw err;
       }
       if (!options.commitAfterResult) commit();
