@@ -16,6 +16,7 @@ import type { DriverOptions } from '../cni/main.js';
 import type { IpamRequest, IpamResult } from '../ipam/types.js';
 import type { RequestMeta } from './handler.js';
 import type { Location } from './inventory.js';
+import { CpuSteering } from './steering.js';
 
 export interface WorkerData {
   logLevel: string;
@@ -78,12 +79,14 @@ export class WorkerPool {
   private nextId = 1;
   private closing = false;
   private readonly known = new Map<string, Location>();
+  private readonly steering: CpuSteering;
 
   constructor(
     readonly size: number,
     private readonly data: WorkerData,
     private readonly log: Logger,
   ) {
+    this.steering = new CpuSteering(log);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(i));
   }
 
@@ -112,19 +115,21 @@ export class WorkerPool {
     const id = this.nextId++;
     return new Promise<CniOutput>((resolve, reject) => {
       slot.inFlight.set(id, { resolve, reject });
+      this.steering.release(slot.tid);
       slot.worker.postMessage({ type: 'call', id, env, stdin, meta } satisfies ToWorker);
     });
   }
 
   /**
    * A built-in IPAM allocation for a call running on the main thread: the worker does the store's
-   * file work while the main thread makes the veth (see agent.ts).
+   * file work while the main thread makes the veth (see agent.ts), on another CPU (steering.ts).
    */
   allocate(req: IpamRequest): Promise<IpamResult> {
     const slot = this.leastBusy();
     const id = this.nextId++;
     return new Promise<IpamResult>((resolve, reject) => {
       slot.allocations.set(id, { resolve, reject });
+      this.steering.awayFromCaller(slot.tid);
       slot.worker.postMessage({ type: 'allocate', id, req } satisfies ToWorker);
     });
   }
@@ -197,6 +202,7 @@ export class WorkerPool {
       const lost = [...slot.inFlight.values(), ...slot.allocations.values()];
       slot.inFlight.clear();
       slot.allocations.clear();
+      this.steering.forget(slot.tid);
       const why = failure ?? `exit status ${code}`;
       for (const call of lost) call.reject(new Error(`the agent's worker thread stopped during the call: ${why}`));
       if (this.closing || !slot.started) return;
