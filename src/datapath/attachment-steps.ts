@@ -1,16 +1,23 @@
 /**
  * The steps of ADD both data paths take alike (steps.ts runs them), each with its undo:
- *   preflight  the pod namespace opens; CNI_IFNAME is free in it and the host veth name on the node
- *              (what a stale record of the same host veth lists is cleaned first)
+ *   preflight  the host veth name is free on the node (what a stale record of the same host veth
+ *              lists is cleaned first)
+ *   ipam       the IPAM's addresses, in the background: it allocates (a delegated plugin in a process of
+ *              its own, the agent's built-in IPAM on a worker thread) while the steps up to
+ *              "addresses" run                                             undo: IPAM DEL
+ *   pod-netns  the pod namespace opens; CNI_IFNAME is free in it
  *   state      the attachment's first record (records.ts)                    undo: forgotten
- *   ipam       addresses from the IPAM plugin, planned by the driver, kept in the record
- *                                                                          undo: IPAM DEL
  *   veth       the pair, the peer created directly in the pod as CNI_IFNAME   undo: the host veth
  *                                                                          deleted (both ends go)
+ *   addresses  waits for "ipam"; its result planned by the driver and kept in the record
  * and what a driver hands them: its logger, its node namespace, its record store, and how it removes
  * what an attachment left on the node (the same for DEL, GC and a stale record: attachment-removal.ts).
+ *
+ * The IPAM starts once the node's side is known to be free and before anything is made: nothing it
+ * hands out can belong to a live attachment (that one's host veth stops ADD at preflight), and when a
+ * later step fails its undo gives the lease back.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { AddRequest } from '../cni/dispatch.js';
 import { CniCode, CniError } from '../cni/errors.js';
 import type { SluiceSettings } from '../cni/types.js';
@@ -125,11 +132,6 @@ export function preflightStep<R extends AttachmentRecord, C extends AttachmentCo
     name: 'preflight',
     run: async (ctx) => {
       const { req } = ctx;
-      ctx.podNs = NetNs.open(req.netns);
-      ctx.pod = SyncClient.open({ netns: ctx.podNs });
-      if (ctx.pod.linkGet(req.ifname, NO_STATS)) {
-        throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
-      }
       if (ctx.node.linkGet(req.hostVethName, NO_STATS)) {
         throw new CniError(CniCode.Internal, `host veth ${req.hostVethName} of container ${req.containerId} interface ${req.ifname} already exists on the node`, 'the attachment was added before: DEL it first');
       }
@@ -142,6 +144,21 @@ export function preflightStep<R extends AttachmentRecord, C extends AttachmentCo
         store.discard(req.hostVethName, stale);
       }
       then?.(ctx);
+    },
+  };
+}
+
+/** The step "pod-netns": the pod's namespace and a socket in it, CNI_IFNAME checked free there. */
+export function podNetnsStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(): Step<C> {
+  return {
+    name: 'pod-netns',
+    run: (ctx) => {
+      const { req } = ctx;
+      ctx.podNs = NetNs.open(req.netns);
+      ctx.pod = SyncClient.open({ netns: ctx.podNs });
+      if (ctx.pod.linkGet(req.ifname, NO_STATS)) {
+        throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
+      }
     },
   };
 }
@@ -159,18 +176,13 @@ export function stateStep<R extends AttachmentRecord, C extends AttachmentContex
 }
 
 /**
- * The step "ipam": the IPAM's addresses (none without `ipam`, unless `requiredIn` names the mode that
- * needs it), turned into the attachment's by `plan` (which fills in ctx.addresses), and recorded.
- * `background`: the next steps run while the IPAM allocates (a delegated IPAM plugin works in a process
- * of its own meanwhile; the built-in one runs when the next step is done); a later step must name it in
- * `needs`.
+ * The step "ipam", in the background: the IPAM's addresses (none without `ipam`, unless `requiredIn`
+ * names the mode that needs it). The step "addresses" must follow, later.
  */
-export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
-  d: AttachmentDriver<R>, options: { requiredIn?: string; plan(ctx: C, result: IpamResult): void; background?: boolean },
-): Step<C> {
+export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(options: { requiredIn?: string } = {}): Step<C> {
   return {
     name: 'ipam',
-    ...(options.background ? { background: true } : {}),
+    background: true,
     run: async (ctx) => {
       const ipam = ctx.req.ipam;
       if (!ipam) {
@@ -178,14 +190,6 @@ export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext
         return;
       }
       ctx.ipamResult = await ipam.add(ctx.req.ipamRequest);
-      try {
-        options.plan(ctx, ctx.ipamResult);
-        if (ctx.addresses.some((a) => a.family === 6) && !ipv6Available(d.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
-        saveRecord(d, ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ipamIpsOf(ctx.ipamResult.ips) } as Partial<R>);
-      } catch (err) {
-        await ipam.del(ctx.req.ipamRequest).catch((e: unknown) => d.log.warn({ err: e }, 'releasing the addresses again failed'));
-        throw err;
-      }
     },
     undo: async (ctx) => {
       if (ctx.ipamResult) await ctx.req.ipam!.del(ctx.req.ipamRequest);
@@ -193,11 +197,36 @@ export function ipamStep<R extends AttachmentRecord, C extends AttachmentContext
   };
 }
 
+/**
+ * The step "addresses": waits for "ipam", and turns its result into the attachment's with `plan` (which
+ * fills in ctx.addresses), kept in the record. Nothing without an IPAM.
+ */
+export function addressesStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(d: AttachmentDriver<R>, plan: (ctx: C, result: IpamResult) => void): Step<C> {
+  return {
+    name: 'addresses',
+    needs: ['ipam'],
+    run: (ctx) => {
+      if (!ctx.ipamResult) return;
+      plan(ctx, ctx.ipamResult);
+      if (ctx.addresses.some((a) => a.family === 6) && !ipv6Available(d.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
+      saveRecord(d, ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ipamIpsOf(ctx.ipamResult.ips) } as Partial<R>);
+    },
+  };
+}
+
+/** Random bytes for MACs, drawn from the CSPRNG a page at a time rather than once per ADD. */
+const macEntropy = { pool: Buffer.alloc(4096), used: 4096 };
+
 /** A random unicast, locally administered MAC, as the kernel picks for a veth given none (eth_random_addr). */
 export function randomMac(): string {
-  const bytes = randomBytes(6);
-  bytes[0] = (bytes[0]! & 0xfe) | 0x02;
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  if (macEntropy.used + 6 > macEntropy.pool.length) {
+    randomFillSync(macEntropy.pool);
+    macEntropy.used = 0;
+  }
+  const bytes = macEntropy.pool.subarray(macEntropy.used, macEntropy.used + 6);
+  macEntropy.used += 6;
+  const octets = [(bytes[0]! & 0xfe) | 0x02, bytes[1]!, bytes[2]!, bytes[3]!, bytes[4]!, bytes[5]!];
+  return octets.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** Addresses and gateways as the IPAM handed them out (what its CHECK compares with). */

@@ -30,13 +30,12 @@
  *   preserveDefaultVlan accepted; it only matters with vlan or vlanTrunk, as in the reference plugin
  *
  * ADD runs as named steps (steps.ts), each with its undo:
- *   preflight      the pod namespace opens; CNI_IFNAME is free in it and the host veth name on the node
- *                  (what a stale record of the same host veth lists is cleaned first)
+ *   preflight      the host veth name is free on the node (what a stale record of the same host veth
+ *                  lists is cleaned first)
+ *   ipam           addresses from the IPAM plugin (when `ipam` is set)      undo: IPAM DEL
+ *                  (in the background: the steps up to "addresses" run while it allocates)
+ *   pod-netns      the pod namespace opens; CNI_IFNAME is free in it
  *   state          the attachment's record (bridge-state.ts)                    undo: removed
- *   ipam           addresses from the IPAM plugin (when `ipam` is set); gateways and the default
- *                  route worked out as the reference plugin does              undo: IPAM DEL
- *                  (in the background: bridge, veth and port are made while an IPAM plugin runs;
- *                  pod-interface waits for it)
  *   bridge         the bridge made if missing, promiscuous when asked, accept_ra 0, up (under the
  *                  bridge's lock)     undo: a bridge this ADD made is deleted, and promiscuity or up
  *                                     this ADD set put back, while no port is attached to it
@@ -44,10 +43,13 @@
  *                                                                              deleted (both ends go)
  *   port           the host veth enslaved to the bridge (made again if an undo removed it meanwhile),
  *                  hairpin and isolation set, accept_ra 0, up (under the bridge's lock)
+ *   addresses      waits for ipam; gateways and the default route worked out from its result as the
+ *                  reference plugin does, kept in the record
  *   pod-interface  accept_dad / enhanced_dad, arp_notify; the addresses; up (and with enabledad, until
  *                  DAD is over)
  *   pod-routes     the IPAM's routes (via its gateway when they name none) and the default routes
- *                  (the four before have no undo: what they make lives on the veth and goes with it)
+ *                  (port and the pod-* steps have no undo: what they make lives on the veth and goes
+ *                  with it; addresses only updates the record)
  *   gateway        with isGateway: the gateway addresses on the bridge      undo: those this ADD added
  *                                     removed (and replaced ones put back) while no other port is attached
  *   forwarding     with isGateway: ip_forward / conf.all.forwarding for the gateways' families
@@ -83,7 +85,7 @@ import type { NetNs } from '../netns.js';
 import { concludeCheck, ipamStatus, masqueradeCheck, withNodeAndPod } from './attachment-check.js';
 import { attempt, collectStale, hostVethProblems, masqueradeProblems, removeAttachment } from './attachment-removal.js';
 import {
-  attachmentContext, ipamIpsOf, ipamStep, noLogger, podAddressesOf, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
+  addressesStep, attachmentContext, ipamIpsOf, ipamStep, noLogger, podAddressesOf, podNetnsStep, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
   type AttachmentContext, type AttachmentDriver, type DriverLogger,
 } from './attachment-steps.js';
 import { findBridgeDifferences } from './bridge-check.js';
@@ -107,7 +109,7 @@ export interface BridgeDriverOptions {
 
 /** The steps of ADD, in order (the fault-injection test walks them). */
 export const BRIDGE_ADD_STEPS = [
-  'preflight', 'state', 'ipam', 'bridge', 'veth', 'port', 'pod-interface', 'pod-routes', 'gateway', 'forwarding',
+  'preflight', 'ipam', 'pod-netns', 'state', 'bridge', 'veth', 'port', 'addresses', 'pod-interface', 'pod-routes', 'gateway', 'forwarding',
   'masquerade', 'spoofcheck', 'ready',
 ] as const;
 
@@ -185,9 +187,9 @@ export class BridgeDriver implements Driver {
     const ns = this.options.nodeNetns;
     const steps: Step<BridgeAddContext>[] = [
       preflightStep<BridgeRecord, BridgeAddContext>(this.attachments),
+      ipamStep<BridgeRecord, BridgeAddContext>(),
+      podNetnsStep<BridgeRecord, BridgeAddContext>(),
       stateStep<BridgeRecord, BridgeAddContext>(this.attachments, (ctx, first) => saveRecord(this.attachments, ctx, { ...first, bridge: ctx.bridge.bridge })),
-      // The bridge and the veth are made while an IPAM plugin allocates: pod-interface is the first to need its addresses.
-      ipamStep<BridgeRecord, BridgeAddContext>(this.attachments, { plan: (ctx, result) => this.planAddresses(ctx, result), background: true }),
       {
         name: 'bridge',
         run: (ctx) => this.locked(ctx, () => this.ensureBridge(ctx)),
@@ -214,7 +216,8 @@ export class BridgeDriver implements Driver {
           ctx.node.linkSet(ctx.hostIfindex, { up: true });
         }),
       },
-      { name: 'pod-interface', needs: ['ipam'], run: (ctx) => this.podInterface(ctx) },
+      addressesStep<BridgeRecord, BridgeAddContext>(this.attachments, (ctx, result) => this.planAddresses(ctx, result)),
+      { name: 'pod-interface', run: (ctx) => this.podInterface(ctx) },
       {
         name: 'pod-routes',
         run: (ctx) => {

@@ -6,22 +6,24 @@
  * redirects traffic between local pods straight into the peer's namespace.
  *
  * ADD runs as named steps (steps.ts), each with its undo:
- *   preflight      the pod namespace opens; CNI_IFNAME is free in it and the host veth name on the node
- *                  (a stale record of an earlier attachment without veth is cleaned); the MTU: the
- *                  config's, else the uplink's (the device of the node's default route), else 1500
- *   state          the attachment's record and counter id (state.ts)     undo: removed
+ *   preflight      the host veth name is free on the node (a stale record of an earlier attachment
+ *                  without veth is cleaned); the MTU: the config's, else the uplink's (the device of
+ *                  the node's default route), else 1500
  *   ipam           addresses from the IPAM plugin                       undo: IPAM DEL
- *                  (in the background: veth and host-veth are made while an IPAM plugin runs;
- *                  pod-interface waits for it)
+ *                  (in the background: the steps up to "addresses" run while it allocates)
+ *   pod-netns      the pod namespace opens; CNI_IFNAME is free in it
+ *   state          the attachment's record and counter id (state.ts)     undo: removed
  *   veth           the pair, the peer created directly in the pod as CNI_IFNAME, MTU and MAC
  *                                                                        undo: the host veth deleted (both ends go)
  *   host-veth      no IPv6 link-local address on the host veth, no ARP answers from it; up
+ *   addresses      waits for ipam; the pod's /32 and /128 from its result, kept in the record
  *   pod-interface  the /32 and /128 addresses (no DAD), up
  *   pod-gateway    permanent neighbour entries: gateway -> host veth MAC
  *   pod-routes     default route per family via the gateway (IPv4 onlink), the IPAM's routes too
  *   host-routes    per address: permanent neighbour -> pod MAC, /32 (/128) route via the host veth
  *                                                                        undo: routes deleted
- *                  (the four before have no undo: all they make lives on the veth and goes with it)
+ *                  (host-veth and the pod-* steps have no undo: all they make lives on the veth and
+ *                  goes with it; addresses only updates the record)
  *   datapath       the program and maps loaded and pinned, or the pinned ones reused (node-wide,
  *                  shared by every pod: never unloaded by a pod's undo)
  *   endpoint       the endpoint map entries (counters reset first)     undo: entries removed
@@ -53,7 +55,7 @@ import type { NetNs } from '../netns.js';
 import { concludeCheck, ipamStatus, masqueradeCheck, withNodeAndPod } from './attachment-check.js';
 import { attemptSync, collectStale, hostVethProblems, masqueradeProblems, removeAttachment } from './attachment-removal.js';
 import {
-  attachmentContext, ipamIpsOf, ipamStep, NO_STATS, noLogger, podAddressesOf, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
+  addressesStep, attachmentContext, ipamIpsOf, ipamStep, NO_STATS, noLogger, podAddressesOf, podNetnsStep, preflightStep, runAttachmentSteps, saveRecord, stateStep, vethStep,
   type AttachmentContext, type AttachmentDriver, type DriverLogger, type PodAddress,
 } from './attachment-steps.js';
 import { findDifferences } from './check.js';
@@ -93,7 +95,7 @@ export interface EbpfDriverOptions {
 
 /** The steps of ADD, in order (the fault-injection test walks them). */
 export const ADD_STEPS = [
-  'preflight', 'state', 'ipam', 'veth', 'host-veth', 'pod-interface', 'pod-gateway', 'pod-routes', 'host-routes',
+  'preflight', 'ipam', 'pod-netns', 'state', 'veth', 'host-veth', 'addresses', 'pod-interface', 'pod-gateway', 'pod-routes', 'host-routes',
   'datapath', 'endpoint', 'attach', 'masquerade', 'forwarding', 'carrier',
 ] as const;
 export type AddStep = (typeof ADD_STEPS)[number];
@@ -155,16 +157,9 @@ export class EbpfDriver implements Driver {
         // The MTU: the config's, else the uplink's, else 1500.
         ctx.mtu = ctx.settings.mtu ?? this.uplinkMtu(ctx.node) ?? DEFAULT_MTU;
       }),
+      ipamStep<EndpointRecord, AddContext>({ requiredIn: 'ebpf' }),
+      podNetnsStep<EndpointRecord, AddContext>(),
       stateStep<EndpointRecord, AddContext>(this.attachments, (ctx, first) => this.state(ctx.settings).create(first)),
-      ipamStep<EndpointRecord, AddContext>(this.attachments, {
-        requiredIn: 'ebpf',
-        // The veth is made while an IPAM plugin allocates: nothing before pod-interface needs the addresses.
-        background: true,
-        plan: (ctx, result) => {
-          ctx.addresses = podAddressesOf(result, (a) => (a.ip === canonicalIp(gatewayOf(ctx.settings, a.family)) ? `the IPAM plugin returned ${a.ip}, the pods' gateway address` : undefined));
-          ctx.families = [...new Set(ctx.addresses.map((a) => a.family))].sort();
-        },
-      }),
       vethStep<EndpointRecord, AddContext>(this.attachments, {
         mtu: (ctx) => ctx.mtu,
         // The deferred attach is marked before the guard is in place: a crash in between leaves a
@@ -183,9 +178,12 @@ export class EbpfDriver implements Driver {
           ctx.node.linkSet(ctx.hostIfindex, { up: true, afSpec: { inet: { conf }, ...inet6 } });
         },
       },
+      addressesStep<EndpointRecord, AddContext>(this.attachments, (ctx, result) => {
+        ctx.addresses = podAddressesOf(result, (a) => (a.ip === canonicalIp(gatewayOf(ctx.settings, a.family)) ? `the IPAM plugin returned ${a.ip}, the pods' gateway address` : undefined));
+        ctx.families = [...new Set(ctx.addresses.map((a) => a.family))].sort();
+      }),
       {
         name: 'pod-interface',
-        needs: ['ipam'],
         run: async (ctx) => {
           for (const a of ctx.addresses) {
             ctx.pod!.addressAdd(ctx.podIfindex, `${a.ip}/${hostPrefix(a.family)}`, a.family === 6 ? { flags: IFA_F.NODAD } : {});
