@@ -4,7 +4,7 @@
  * when the pod's namespace and prevResult (or the veth) are gone. One store for both modes; what a mode
  * keeps besides (ebpf: counter ids, state.ts; bridge: lock files, bridge-state.ts) extends it.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MasqueradeRecord } from './masq-step.js';
 
@@ -38,6 +38,19 @@ export function isAttachmentRecord(value: unknown): value is AttachmentRecord {
   );
 }
 
+/** Directories this thread made or found (see ensureDirectory). */
+const knownDirectories = new Set<string>();
+
+/**
+ * Makes `dir` (mode 0700, parents too) unless this thread made or found it before, or `again`: a write
+ * that fails with ENOENT afterwards (someone removed the state directory) asks again and retries.
+ */
+export function ensureDirectory(dir: string, again = false): void {
+  if (!again && knownDirectories.has(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  knownDirectories.add(dir);
+}
+
 export class RecordStore<R extends AttachmentRecord> {
   /** <stateDir>/<mode>: what the mode keeps besides its records lives here too. */
   readonly modeDir: string;
@@ -58,9 +71,12 @@ export class RecordStore<R extends AttachmentRecord> {
   }
 
   read(hostVeth: string): R | undefined {
+    const path = this.recordPath(hostVeth);
+    // Most lookups find nothing (ADD's check for a stale record): asked first, without the cost of an exception.
+    if (!existsSync(path)) return undefined;
     let text: string;
     try {
-      text = readFileSync(this.recordPath(hostVeth), 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
@@ -76,10 +92,17 @@ export class RecordStore<R extends AttachmentRecord> {
 
   /** Replaces the record atomically. */
   write(record: R): void {
-    mkdirSync(this.endpoints, { recursive: true, mode: 0o700 });
     const path = this.recordPath(record.hostVeth);
     const scratch = `${path}.${process.pid}.tmp`;
-    writeFileSync(scratch, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    const text = `${JSON.stringify(record)}\n`;
+    ensureDirectory(this.endpoints);
+    try {
+      writeFileSync(scratch, text, { mode: 0o600 });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      ensureDirectory(this.endpoints, true);
+      writeFileSync(scratch, text, { mode: 0o600 });
+    }
     try {
       renameSync(scratch, path);
     } catch (err) {

@@ -11,10 +11,10 @@
  * on the node, and updated as ADD learns more. The records themselves: records.ts.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxEndpoints } from '../bpf/layout.js';
-import { errnoCode, isAttachmentRecord, RecordStore, removeQuietly, type AttachmentRecord } from './records.js';
+import { ensureDirectory, errnoCode, isAttachmentRecord, RecordStore, removeQuietly, type AttachmentRecord } from './records.js';
 
 export interface EndpointRecord extends AttachmentRecord {
   /** The endpoint's slot in the counters map. */
@@ -45,17 +45,22 @@ export class EndpointState extends RecordStore<EndpointRecord> {
    * derived from the name, so ids spread and a name tends to get the same one back.
    */
   create(record: Omit<EndpointRecord, 'id'>): EndpointRecord {
-    mkdirSync(this.endpoints, { recursive: true, mode: 0o700 });
-    mkdirSync(this.ids, { recursive: true, mode: 0o700 });
+    ensureDirectory(this.ids);
     const slots = maxEndpoints - 1;
     const start = createHash('sha256').update(record.hostVeth).digest().readUInt32BE(0) % slots;
+    let madeAgain = false;
     for (let i = 0; i < slots; i++) {
       const id = ((start + i) % slots) + 1;
       try {
         writeFileSync(join(this.ids, String(id)), record.hostVeth, { flag: 'wx', mode: 0o600 });
       } catch (err) {
         if (errnoCode(err) === 'EEXIST') continue;
-        throw err;
+        if (errnoCode(err) !== 'ENOENT' || madeAgain) throw err;
+        // The directory went away since this thread made it: again, and the same id once more.
+        ensureDirectory(this.ids, true);
+        madeAgain = true;
+        i--;
+        continue;
       }
       const full: EndpointRecord = { ...record, id };
       try {
