@@ -106,6 +106,9 @@ export interface CniOutput {
   exitCode: 0 | 1;
 }
 
+/** Strict UTF-8 (a decoder used without `stream` keeps no state between calls). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** libcni's own plugins refuse these verbs (code 1) when the config's version predates them. */
 const MINIMUM_VERSION: Partial<Record<CniCommand, CniVersion>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' };
 
@@ -131,7 +134,7 @@ export async function runCni(env: EnvVars, stdin: string | Uint8Array, driver: D
 function readStdin(stdin: string | Uint8Array): { text: string | undefined; config: Record<string, unknown> | CniError } {
   let text: string | undefined;
   try {
-    text = typeof stdin === 'string' ? stdin : new TextDecoder('utf-8', { fatal: true }).decode(stdin);
+    text = typeof stdin === 'string' ? stdin : utf8.decode(stdin);
   } catch {
     return { text, config: new CniError(CniCode.DecodingFailure, 'cannot decode the network config on stdin', 'it is not UTF-8') };
   }

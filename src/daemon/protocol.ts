@@ -129,11 +129,13 @@ export class BadRequest extends Error {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Strict UTF-8 (a decoder used without `stream` keeps no state between calls). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function parseRequest(frame: Buffer): AgentRequest {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(frame);
+    text = utf8.decode(frame);
   } catch {
     throw new BadRequest(CniCode.DecodingFailure, 'bad request to the sluice agent', 'it is not UTF-8');
   }
