@@ -19,8 +19,6 @@ export interface SteeringLogger {
 /** The system calls it makes (tests give their own). */
 export type AffinityCalls = Pick<typeof affinity, 'affinityOf' | 'currentCpu' | 'setAffinity'>;
 
-const ESRCH = 3;
-
 export class CpuSteering {
   /** Per worker tid: the CPU it is kept off. */
   private readonly kept = new Map<number, number>();
@@ -62,7 +60,7 @@ export class CpuSteering {
       fn();
     } catch (err) {
       this.kept.delete(tid);
-      if (err instanceof SystemError && err.errno === ESRCH) return;
+      if (err instanceof SystemError && err.code === 'ESRCH') return;
       this.disabled = true;
       this.log.warn({ err }, 'cannot steer worker threads between CPUs: they run where the scheduler puts them');
       for (const other of this.kept.keys()) {
