@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as libc from '../sys/libc.js';
 import { SystemError } from '../sys/errno.js';
 import { NLM_F, type AnyMessage, type Family } from './message.js';
-import { asksEcho, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Receiver } from './exchange.js';
+import { asksEcho, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Receiver, type ReplyOptions } from './exchange.js';
 import { DatagramReader, openNetlinkFd, setMembership, sockaddrNl, type SocketOptions, type SocketStats } from './socket.js';
 
 export interface AsyncSocketOptions extends SocketOptions {
@@ -115,13 +115,13 @@ export class AsyncNetlinkSocket {
   }
 
   /** NetlinkSocket.request, as a promise. */
-  request(bytes: Buffer, what?: string): Promise<AnyMessage[]> {
-    return this.exchange('request', bytes, NLM_F.REQUEST | NLM_F.ACK, what);
+  request(bytes: Buffer, what?: string, options?: ReplyOptions): Promise<AnyMessage[]> {
+    return this.exchange('request', bytes, NLM_F.REQUEST | NLM_F.ACK, what, options);
   }
 
   /** NetlinkSocket.dump, as a promise. Dumps on one socket are queued and run one after another. */
-  dump(bytes: Buffer, what?: string): Promise<AnyMessage[]> {
-    const run = this.dumpTail.then(() => this.exchange('dump', bytes, NLM_F.REQUEST | NLM_F.DUMP, what));
+  dump(bytes: Buffer, what?: string, options?: ReplyOptions): Promise<AnyMessage[]> {
+    const run = this.dumpTail.then(() => this.exchange('dump', bytes, NLM_F.REQUEST | NLM_F.DUMP, what, options));
     this.dumpTail = run.catch(() => {});
     return run;
   }
@@ -221,7 +221,7 @@ export class AsyncNetlinkSocket {
     libc.close(this.wakeFd);
   }
 
-  private async exchange(mode: 'request' | 'dump', bytes: Buffer, flags: number, what: string | undefined): Promise<AnyMessage[]> {
+  private async exchange(mode: 'request' | 'dump', bytes: Buffer, flags: number, what: string | undefined, options: ReplyOptions | undefined): Promise<AnyMessage[]> {
     const describe = what ?? describeRequest(this.family, bytes);
     await this.slots.acquire();
     try {
@@ -229,7 +229,7 @@ export class AsyncNetlinkSocket {
       this.seq = nextSeq(this.seq);
       while (this.pending.has(this.seq)) this.seq = nextSeq(this.seq);
       const message = stampRequest(bytes, this.seq, flags);
-      const exchange = new Exchange(this.family, mode, this.seq, describe, asksEcho(message));
+      const exchange = new Exchange(this.family, mode, this.seq, describe, asksEcho(message), options);
       const settled = new Promise<AnyMessage[]>((resolve, reject) => this.pending.set(exchange.seq, { exchange, resolve, reject }));
       settled.catch(() => {}); // it may fail while the send is still under way; it is awaited below
       await this.send(exchange, message);

@@ -161,6 +161,57 @@ export function decodeAttrs<A>(sp: AttrSpace<A>, buf: Buffer, off: number, end: 
   return decoderOf(sp)(buf, off, end) as A;
 }
 
+/** The attribute types named by each selection (decodeSelectedAttrs), per space. */
+const selections = new WeakMap<readonly string[], { space: AttrSpace<unknown>; types: Uint8Array }>();
+
+function selectionTypes(sp: AttrSpace<unknown>, names: readonly string[]): Uint8Array {
+  const known = selections.get(names);
+  if (known?.space === sp) return known.types;
+  const types = new Uint8Array(sp.byType.length);
+  for (const name of names) {
+    const field = sp.byName.get(name);
+    if (!field) throw new TypeError(`${sp.prefix} has no attribute named ${JSON.stringify(name)}`);
+    types[field.type] = 1;
+  }
+  selections.set(names, { space: sp, types });
+  return types;
+}
+
+/**
+ * Only the attributes named in `names` of buf[off, end), for a lookup that reads a few fields of a big
+ * message (a link's is a hundred attributes deep): the others are stepped over, their headers checked
+ * but their payloads not read. A partial view, not for re-encoding: it records no arrival order.
+ * A selected attribute decodes as it does in a whole message unless its type reads a sibling that was
+ * not selected. Keep `names` in a constant: what it selects is worked out once per array.
+ */
+export function decodeSelectedAttrs<A>(sp: AttrSpace<A>, names: readonly (keyof A & string)[], buf: Buffer, off: number, end: number): Partial<A> {
+  const types = selectionTypes(sp as AttrSpace<unknown>, names);
+  const out: Record<string, unknown> = {};
+  const ctx: Context = { siblings: out };
+  let type = 0;
+  let at = off;
+  try {
+    for (let p = off; p < end; ) {
+      if (end - p < NLA_HDRLEN) throw strayBytes(sp as AttrSpace<unknown>, p, end);
+      const len = buf[p]! | (buf[p + 1]! << 8);
+      type = buf[p + 2]! | (buf[p + 3]! << 8);
+      if (len < NLA_HDRLEN || len > end - p) throw badLength(sp as AttrSpace<unknown>, p, end, len, type);
+      at = p + NLA_HDRLEN;
+      const n = type & NLA_TYPE_MASK;
+      if (types[n] === 1) {
+        const field = sp.byType[n]!;
+        const value = field.attr.decode(buf, at, len - NLA_HDRLEN, ctx);
+        if (!field.multi) out[field.name] = value;
+        else ((out[field.name] ??= []) as unknown[]).push(value);
+      }
+      p += (len + 3) & ~3;
+    }
+  } catch (e) {
+    throw inAttribute(sp as AttrSpace<unknown>, e, type, at);
+  }
+  return out as Partial<A>;
+}
+
 // ---- decoding: the parts shared by the generic and the generated decoder ----
 
 /** Payloads whose values cannot be re-encoded to the same bytes: [offset of payload, value, ...]. */

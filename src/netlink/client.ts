@@ -1,4 +1,5 @@
 import { encodeMessage, NLM_F, type AnyMessage, type MessageKind, type MessageOf, type RequestOf } from './message.js';
+import type { ReplyOptions } from './exchange.js';
 import { link, RTEXT_FILTER, type LinkAttrs, type LinkMessage } from './rtnetlink/link.js';
 import { address, type AddressMessage } from './rtnetlink/address.js';
 import { route, type RouteMessage } from './rtnetlink/route.js';
@@ -25,16 +26,18 @@ export interface Plan<T> {
   /** errno names that mean "nothing there" for a get or a delete: the result is then `absent`. */
   readonly absentOn?: readonly string[];
   readonly absent?: T;
+  /** How the replies are decoded (ReplyOptions: only some attributes). */
+  readonly reply?: ReplyOptions;
 }
 
 /** Where a plan is carried out: the netlink socket's request (with ACK) and dump primitives. */
 export interface Transport {
-  request(message: Buffer, what: string): AnyMessage[];
-  dump(message: Buffer, what: string): AnyMessage[];
+  request(message: Buffer, what: string, options?: ReplyOptions): AnyMessage[];
+  dump(message: Buffer, what: string, options?: ReplyOptions): AnyMessage[];
 }
 export interface AsyncTransport {
-  request(message: Buffer, what: string): Promise<AnyMessage[]>;
-  dump(message: Buffer, what: string): Promise<AnyMessage[]>;
+  request(message: Buffer, what: string, options?: ReplyOptions): Promise<AnyMessage[]>;
+  dump(message: Buffer, what: string, options?: ReplyOptions): Promise<AnyMessage[]>;
 }
 
 /** A link named or numbered. */
@@ -59,6 +62,11 @@ function plan<M extends MessageKind<string, any, any>, T>(
 ): Plan<T> {
   const message = encodeMessage(kind, { header: { type, flags }, ...body } as RequestOf<M>);
   return absentOn ? { op, message, what, result, absentOn, absent } : { op, message, what, result };
+}
+
+/** `p` decoding only `attributes` of its replies, when given. */
+function withReply<T>(p: Plan<T>, attributes: readonly string[] | undefined): Plan<T> {
+  return attributes ? { ...p, reply: { attributes } } : p;
 }
 
 function ref(l: LinkRef): { ifinfo: { index: number }; attrs: LinkAttrs } {
@@ -303,10 +311,11 @@ export const verbs = {
   /**
    * Creates a link as linkAdd does and returns it as the kernel reports it back (NLM_F_ECHO): its
    * ifindex, its MAC, and for a veth its peer's ifindex (IFLA_LINK), without a lookup after. Undefined
-   * from a kernel that does not echo RTM_NEWLINK: look the link up then.
+   * from a kernel that does not echo RTM_NEWLINK: look the link up then. `attributes` decodes only
+   * those of the echo (ReplyOptions).
    */
-  linkCreate(spec: LinkSpec): Plan<LinkMessage | undefined> {
-    return plan(link, 'ack', 16, CREATE | NLM_F.ECHO, linkAddBody(spec) as never, `RTM_NEWLINK ${spec.name} (${spec.kind})`, (replies) => ofKind(link)(replies)[0]);
+  linkCreate(spec: LinkSpec, options: { attributes?: readonly (keyof LinkAttrs)[] } = {}): Plan<LinkMessage | undefined> {
+    return withReply(plan(link, 'ack', 16, CREATE | NLM_F.ECHO, linkAddBody(spec) as never, `RTM_NEWLINK ${spec.name} (${spec.kind})`, (replies) => ofKind(link)(replies)[0]), options.attributes);
   },
   /** Applies changes to an existing link (state, MTU, MAC, master, name, namespace) in one request. */
   linkSet(l: LinkRef, changes: LinkChanges): Plan<void> {
@@ -335,11 +344,12 @@ export const verbs = {
   /**
    * One link by name or index, or undefined. `stats: false` asks the kernel to leave out the IPv6
    * counters (RTEXT_FILTER_SKIP_STATS; the device's own stay): a quarter of a veth's message.
+   * `attributes` decodes only those (ReplyOptions): keep the list in a constant.
    */
-  linkGet(l: LinkRef, options: { stats?: boolean } = {}): Plan<LinkMessage | undefined> {
+  linkGet(l: LinkRef, options: { stats?: boolean; attributes?: readonly (keyof LinkAttrs)[] } = {}): Plan<LinkMessage | undefined> {
     const body = ref(l);
     if (options.stats === false) body.attrs.extMask = RTEXT_FILTER.SKIP_STATS;
-    return plan(link, 'get', 18, CHANGE, body as never, `RTM_GETLINK ${describeLink(l)}`, (r) => ofKind(link)(r)[0], ['ENODEV'], undefined);
+    return withReply(plan(link, 'get', 18, CHANGE, body as never, `RTM_GETLINK ${describeLink(l)}`, (r) => ofKind(link)(r)[0], ['ENODEV'], undefined), options.attributes);
   },
   linkList(): Plan<LinkMessage[]> {
     return plan(link, 'dump', 18, DUMP, {} as never, 'RTM_GETLINK (dump)', ofKind(link));
@@ -487,7 +497,7 @@ function absentResult<T>(p: Plan<T>, e: unknown): { hit: boolean; value?: T } {
 /** Runs one plan synchronously. */
 export function runPlan<T>(t: Transport, p: Plan<T>): T {
   try {
-    return p.result(p.op === 'dump' ? t.dump(p.message, p.what) : t.request(p.message, p.what));
+    return p.result(p.op === 'dump' ? t.dump(p.message, p.what, p.reply) : t.request(p.message, p.what, p.reply));
   } catch (e) {
     const a = absentResult(p, e);
     if (a.hit) return a.value as T;
@@ -497,7 +507,7 @@ export function runPlan<T>(t: Transport, p: Plan<T>): T {
 
 export async function runPlanAsync<T>(t: AsyncTransport, p: Plan<T>): Promise<T> {
   try {
-    return p.result(p.op === 'dump' ? await t.dump(p.message, p.what) : await t.request(p.message, p.what));
+    return p.result(p.op === 'dump' ? await t.dump(p.message, p.what, p.reply) : await t.request(p.message, p.what, p.reply));
   } catch (e) {
     const a = absentResult(p, e);
     if (a.hit) return a.value as T;

@@ -13,6 +13,15 @@ export interface Datagram extends Sender {
 }
 
 
+/** How the replies to one request are decoded. */
+export interface ReplyOptions {
+  /**
+   * Only these top-level attributes of each reply (decodeSelectedAttrs): for a lookup that reads a
+   * few fields of a big message. The replies are then partial: not for re-encoding.
+   */
+  attributes?: readonly string[];
+}
+
 /** Decoded messages keep the exact bytes they were decoded from under this key (non-enumerable). */
 export const RAW: unique symbol = Symbol('netlink.raw');
 
@@ -65,6 +74,7 @@ export class Exchange {
     readonly what: string,
     /** The request asked for NLM_F_ECHO: its echo comes addressed to a group, and is still its reply. */
     readonly echo = false,
+    readonly options: ReplyOptions = {},
   ) {}
 
   /** Takes the reply message at buf[off, off + header.len); returns true when the exchange is complete. */
@@ -88,7 +98,7 @@ export class Exchange {
         });
         return this.finish();
       default:
-        this.attempt(() => this.replies.push(withRaw(decodeAny(this.family, buf, off), buf.subarray(off, off + header.len))));
+        this.attempt(() => this.replies.push(withRaw(decodeAny(this.family, buf, off, this.options.attributes), buf.subarray(off, off + header.len))));
         // A dump answered with a single message (no NLM_F_MULTI) has no NLMSG_DONE.
         return this.mode === 'dump' && !(header.flags & NLM_F.MULTI) ? this.finish() : false;
     }

@@ -12,6 +12,7 @@ export * from './rtnetlink/index.js';
 export { NetlinkSocket, NETLINK_ROUTE, NETLINK_NETFILTER, RAW, rawOf, type SocketOptions, type SocketStats } from './socket.js';
 export { AsyncNetlinkSocket, SocketClosedError, type AsyncSocketOptions, type NotificationListener, type NotificationErrorListener } from './async-socket.js';
 export * from './client.js';
+export type { ReplyOptions } from './exchange.js';
 export * as netns from '../netns.js';
 export { NetNs } from '../netns.js';
 export * from './nftables/index.js';

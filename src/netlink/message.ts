@@ -1,4 +1,4 @@
-import { decodeAttrs, encodeAttrs, space, type AttrSpace } from './attributes.js';
+import { decodeAttrs, decodeSelectedAttrs, encodeAttrs, space, type AttrSpace } from './attributes.js';
 import { DecodeError, EncodeError, type ExtendedAck } from './errors.js';
 import { bytes, codecInternals, cstring, u32, type StructType } from './types.js';
 import { Writer } from './writer.js';
@@ -129,15 +129,19 @@ function makerFor(key: string): MessageMaker {
   return make;
 }
 
-/** Decodes the message of a known kind at buf[off, off + header.len). */
-export function decodeMessage<K extends string, H, A>(kind: MessageKind<K, H, A>, buf: Buffer, off = 0): Message<K, H, A> {
+/**
+ * Decodes the message of a known kind at buf[off, off + header.len). With `attributes`, only those of
+ * its top-level attributes (decodeSelectedAttrs): a partial message, not for re-encoding.
+ */
+export function decodeMessage<K extends string, H, A>(kind: MessageKind<K, H, A>, buf: Buffer, off = 0, attributes?: readonly string[]): Message<K, H, A> {
   const len = checkHeader(buf, off);
   const header = readHeader(buf, off);
   const body = off + NLMSG_HDRLEN;
   const end = off + len;
   const size = kind.header.size;
   const fixed = kind.header.decode(buf, body, Math.min(size, end - body), { siblings: {} });
-  const attrs = decodeAttrs(kind.attrs, buf, body + ((size + 3) & ~3), end);
+  const from = body + ((size + 3) & ~3);
+  const attrs = attributes ? decodeSelectedAttrs(kind.attrs, attributes as (keyof A & string)[], buf, from, end) : decodeAttrs(kind.attrs, buf, from, end);
   return makerFor(kind.headerKey)(kind.name, header, fixed, attrs) as Message<K, H, A>;
 }
 
@@ -298,13 +302,13 @@ export class Family {
 export type AnyMessage = Message<string, unknown, unknown> | ErrorMessage | DoneMessage | RawMessage;
 
 /** Decodes one message of any kind the family knows, or an error/done/raw message. */
-export function decodeAny(family: Family, buf: Buffer, off: number): AnyMessage {
+export function decodeAny(family: Family, buf: Buffer, off: number, attributes?: readonly string[]): AnyMessage {
   const len = checkHeader(buf, off);
   const type = buf[off + 4]! | (buf[off + 5]! << 8);
   if (type === NLMSG.ERROR) return decodeError(buf, off);
   if (type === NLMSG.DONE) return decodeDone(buf, off);
   const kind = family.byType.get(type);
-  if (kind) return decodeMessage(kind, buf, off);
+  if (kind) return decodeMessage(kind, buf, off, attributes);
   return { kind: 'raw', header: readHeader(buf, off), payload: copyBytes(buf, off + NLMSG_HDRLEN, off + len) };
 }
 

@@ -2,7 +2,7 @@ import * as libc from '../sys/libc.js';
 import { SystemError } from '../sys/errno.js';
 import type { NetNs } from '../netns.js';
 import { NLM_F, NLMSG_HDRLEN, type AnyMessage, type Family } from './message.js';
-import { asksEcho, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Datagram, type Receiver } from './exchange.js';
+import { asksEcho, describeRequest, dispatch, emptyFamily, Exchange, nextSeq, stampRequest, type Datagram, type Receiver, type ReplyOptions } from './exchange.js';
 import { EncodeError } from './errors.js';
 
 export { RAW, rawOf } from './exchange.js';
@@ -186,8 +186,8 @@ export class NetlinkSocket {
    * ACK (none for most changes; the object for a get or with NLM_F_ECHO). Throws NetlinkError on a
    * negative error, described by `what` (default: the message type's name).
    */
-  request(bytes: Buffer, what?: string): AnyMessage[] {
-    return this.exchange('request', bytes, NLM_F.REQUEST | NLM_F.ACK, what);
+  request(bytes: Buffer, what?: string, options?: ReplyOptions): AnyMessage[] {
+    return this.exchange('request', bytes, NLM_F.REQUEST | NLM_F.ACK, what, options);
   }
 
   /**
@@ -195,8 +195,8 @@ export class NetlinkSocket {
    * Throws DumpInterruptedError when the kernel marked any part NLM_F_DUMP_INTR, NetlinkError when
    * the dump failed.
    */
-  dump(bytes: Buffer, what?: string): AnyMessage[] {
-    return this.exchange('dump', bytes, NLM_F.REQUEST | NLM_F.DUMP, what);
+  dump(bytes: Buffer, what?: string, options?: ReplyOptions): AnyMessage[] {
+    return this.exchange('dump', bytes, NLM_F.REQUEST | NLM_F.DUMP, what, options);
   }
 
   /**
@@ -293,11 +293,11 @@ export class NetlinkSocket {
     libc.close(this.fd);
   }
 
-  private exchange(mode: 'request' | 'dump', bytes: Buffer, flags: number, what: string | undefined): AnyMessage[] {
+  private exchange(mode: 'request' | 'dump', bytes: Buffer, flags: number, what: string | undefined, options: ReplyOptions | undefined): AnyMessage[] {
     this.assertOpen();
     this.seq = nextSeq(this.seq);
     const message = stampRequest(bytes, this.seq, flags);
-    const exchange = new Exchange(this.family, mode, this.seq, what ?? describeRequest(this.family, message), asksEcho(message));
+    const exchange = new Exchange(this.family, mode, this.seq, what ?? describeRequest(this.family, message), asksEcho(message), options);
     libc.sendto(this.fd, message, KERNEL);
     while (!exchange.finished) this.receive((seq) => (seq === exchange.seq ? exchange : undefined), () => [exchange]);
     return exchange.result();

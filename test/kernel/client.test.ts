@@ -137,6 +137,17 @@ kernelTest('links: per-family settings (IFLA_AF_SPEC) set with the flags in one 
     assert.equal(lean.attrs.afSpec?.inet6?.icmp6stats, undefined);
     assert.deepEqual([lean.ifinfo.index, lean.attrs.ifname, lean.attrs.mtu, lean.attrs.address], [full.ifinfo.index, 'd0', full.attrs.mtu, full.attrs.address]);
     assert.ok(rawOf(lean)!.length < rawOf(full)!.length, `${rawOf(lean)!.length} bytes without counters, ${rawOf(full)!.length} with`);
+
+    // Only the attributes asked for are decoded, as a whole lookup gives them.
+    const some = c.linkGet('d0', { stats: false, attributes: ['operstate', 'qdisc', 'mtu'] })!;
+    assert.deepEqual({ ...some.attrs }, { operstate: full.attrs.operstate, qdisc: full.attrs.qdisc, mtu: full.attrs.mtu });
+    assert.equal(some.ifinfo.index, full.ifinfo.index);
+    assert.equal(c.linkGet('nothere0', { attributes: ['mtu'] }), undefined);
+    // And from a creation's echo.
+    const echoed = c.linkCreate({ name: 'e0', kind: 'veth', peer: { name: 'e1' } }, { attributes: ['address', 'link'] })!;
+    assert.deepEqual(Object.keys(echoed.attrs).sort(), ['address', 'link']);
+    assert.equal(echoed.attrs.link, c.linkGet('e1')!.ifinfo.index);
+    assert.equal(echoed.attrs.address, c.linkGet('e0')!.attrs.address);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { byKind, decodeAttrs, encodeAttrs, nest, NLA_F_NESTED, space, unknownAttrs } from '../../src/netlink/attributes.js';
+import { byKind, decodeAttrs, decodeSelectedAttrs, encodeAttrs, nest, NLA_F_NESTED, space, unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError, EncodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeError, encodeAny, encodeError, Family, NLM_F } from '../../src/netlink/message.js';
 import { be16, cstring, flag, ipaddr, lladdr, pad, parseIP, struct, TAIL, u16, u32, u64, u8 } from '../../src/netlink/types.js';
@@ -155,4 +155,17 @@ test('NLMSG_ERROR with extended ACK decodes its message, offset and missing attr
   assert.equal(err.ack.offset, 36);
   assert.equal(err.ack.missingType, 3);
   assert.deepEqual(encodeAny(family, decoded), msg);
+});
+
+test('decodeSelectedAttrs: a repeated attribute is collected in order; a selection is kept per space', () => {
+  const w = new Writer(8);
+  encodeAttrs(w, inner, { name: 'x', ids: [3, 1, 2] });
+  const b = w.finish();
+  const ids = ['ids'] as const;
+  assert.deepEqual({ ...decodeSelectedAttrs(inner, ids, b, 0, b.length) }, { ids: [3, 1, 2] });
+  assert.deepEqual({ ...decodeSelectedAttrs(inner, ['name'], b, 0, b.length) }, { name: 'x' });
+  // The same array used with another space is worked out again for that space, not misread.
+  const d = encode({ mtu: 9000, name: 'n' });
+  assert.throws(() => decodeSelectedAttrs(demo, ids as never, d, 0, d.length), /DEMO has no attribute named "ids"/);
+  assert.deepEqual({ ...decodeSelectedAttrs(inner, ids, b, 0, b.length) }, { ids: [3, 1, 2] });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { NLA_F_NESTED, unknownAttrs } from '../../src/netlink/attributes.js';
+import { decodeSelectedAttrs, NLA_F_NESTED, unknownAttrs } from '../../src/netlink/attributes.js';
 import { DecodeError, EncodeError } from '../../src/netlink/errors.js';
 import { decodeAll, decodeMessage, encodeAny, encodeMessage, Family, NLM_F, NLMSG } from '../../src/netlink/message.js';
 import { BR_BOOLOPT } from '../../src/netlink/rtnetlink/link-kinds/bridge.js';
@@ -46,6 +46,11 @@ for (const b of linkMessages) {
   const m = decodeMessage(link, b);
   byName.set(m.attrs.ifname!, m);
 }
+const rawLink = (name: string): Buffer => {
+  const b = linkMessages.find((m) => decodeMessage(link, m).attrs.ifname === name);
+  assert.ok(b, `the fixture has no link named ${name}`);
+  return b;
+};
 const get = (name: string): LinkMessage => {
   const m = byName.get(name);
   assert.ok(m, `the fixture has no link named ${name}`);
@@ -67,6 +72,32 @@ test('every captured message re-encodes to the very bytes it came from', () => {
     assert.deepEqual(encodeAny(family, msg), b, `message ${msg.kind} ${'attrs' in msg ? (msg.attrs as { ifname?: string }).ifname : ''}`);
   }
   for (const b of linkMessages) assert.deepEqual(encodeMessage(link, decodeMessage(link, b)), b);
+});
+
+test('decoding only some attributes: those selected, as a whole decode gives them; the rest left out', () => {
+  const selection = ['operstate', 'qdisc', 'address', 'linkinfo'] as const;
+  for (const b of linkMessages) {
+    const whole = decodeMessage(link, b);
+    const part = decodeMessage(link, b, 0, selection);
+    assert.deepEqual(part.ifinfo, whole.ifinfo);
+    assert.deepEqual(part.header, whole.header);
+    const expected = Object.fromEntries(selection.filter((k) => whole.attrs[k] !== undefined).map((k) => [k, whole.attrs[k]]));
+    assert.deepEqual({ ...part.attrs }, expected, whole.attrs.ifname);
+  }
+  assert.deepEqual({ ...decodeMessage(link, rawLink('veth0'), 0, ['ifname']).attrs }, { ifname: 'veth0' });
+  assert.deepEqual(Object.keys(decodeMessage(link, rawLink('veth0'), 0, []).attrs), []);
+});
+
+test('decoding only some attributes: an unknown name is refused, broken framing still found', () => {
+  const b = rawLink('veth0');
+  assert.throws(() => decodeMessage(link, b, 0, ['nonsense']), /IFLA has no attribute named "nonsense"/);
+  // An attribute whose length overruns the message, wherever it is, is an error even when not selected.
+  const broken = Buffer.from(b);
+  const attrs = tlvs(broken, 32, broken.length);
+  const last = attrs.at(-1)!;
+  broken.writeUInt16LE(last.payload.length + 4 + 64, last.at);
+  assert.throws(() => decodeMessage(link, broken, 0, ['ifname']), (e: unknown) => e instanceof DecodeError && /overruns its container/.test(e.message));
+  assert.throws(() => decodeSelectedAttrs(link.attrs, ['ifname'], broken, 32, broken.length), DecodeError);
 });
 
 test('the captured links decode with no unknown attributes at the top level or in their kind data', () => {
