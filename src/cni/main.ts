@@ -97,13 +97,16 @@ export type DriverOptions = Pick<EbpfDriverOptions, 'nodeNetns' | 'logger' | 'fa
  */
 export async function driverFor(config: PluginConfig, options: DriverOptions = {}): Promise<Driver> {
   if (config.sluice.mode === 'bridge') {
-    const { BridgeDriver } = await import('../datapath/bridge.js');
-    return new BridgeDriver(options);
+    drivers.BridgeDriver ??= (await import('../datapath/bridge.js')).BridgeDriver;
+    return new drivers.BridgeDriver(options);
   }
   if (config.sluice.mode !== 'ebpf') throw invalidField('mode', `"${config.sluice.mode}" is not available in this version of sluice: use "ebpf" or "bridge"`);
-  const { EbpfDriver } = await import('../datapath/ebpf.js');
-  return new EbpfDriver(options);
+  drivers.EbpfDriver ??= (await import('../datapath/ebpf.js')).EbpfDriver;
+  return new drivers.EbpfDriver(options);
 }
+
+/** The driver classes imported so far: the agent asks for one on every call, and import() is not free. */
+const drivers: { BridgeDriver?: typeof import('../datapath/bridge.js').BridgeDriver; EbpfDriver?: typeof import('../datapath/ebpf.js').EbpfDriver } = {};
 
 /** The driver of the config's mode, imported on first use. */
 function lazyDriver(logger: DeferredLogger, env: NodeJS.ProcessEnv): Driver {

@@ -5,11 +5,12 @@
  *   ipam       the IPAM's addresses, in the background: it allocates (a delegated plugin in a process of
  *              its own, the agent's built-in IPAM on a worker thread) while the steps up to
  *              "addresses" run                                             undo: IPAM DEL
- *   pod-netns  the pod namespace opens; CNI_IFNAME is free in it
+ *   pod-netns  the pod namespace opens, and a socket in it
  *   state      the attachment's first record (records.ts)                    undo: forgotten
  *   veth       the pair, the peer created directly in the pod as CNI_IFNAME   undo: the host veth
- *                                                                          deleted (both ends go)
- *   addresses  waits for "ipam"; its result planned by the driver and kept in the record
+ *              (a name taken on either side fails it, and says which)         deleted (both ends go)
+ *   addresses  waits for "ipam"; its result planned by the driver, kept in the record with the
+ *              veth's ifindexes and MACs (one write: nothing before it needs them on disk)
  * and what a driver hands them: its logger, its node namespace, its record store, and how it removes
  * what an attachment left on the node (the same for DEL, GC and a stale record: attachment-removal.ts).
  *
@@ -23,6 +24,7 @@ import { CniCode, CniError } from '../cni/errors.js';
 import type { SluiceSettings } from '../cni/types.js';
 import type { IpamResult } from '../ipam/types.js';
 import { SyncClient, type LinkEnd } from '../netlink/client.js';
+import { NetlinkError } from '../netlink/errors.js';
 import { current as currentNetns, NetNs } from '../netns.js';
 import { splitCidr, type Family } from './ip.js';
 import type { AttachmentRecord, RecordStore } from './records.js';
@@ -148,17 +150,16 @@ export function preflightStep<R extends AttachmentRecord, C extends AttachmentCo
   };
 }
 
-/** The step "pod-netns": the pod's namespace and a socket in it, CNI_IFNAME checked free there. */
+/**
+ * The step "pod-netns": the pod's namespace and a socket in it. Whether CNI_IFNAME is free there is
+ * not asked: the veth's creation fails if it is not, and "veth" then says so.
+ */
 export function podNetnsStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(): Step<C> {
   return {
     name: 'pod-netns',
     run: (ctx) => {
-      const { req } = ctx;
-      ctx.podNs = NetNs.open(req.netns);
+      ctx.podNs = NetNs.open(ctx.req.netns);
       ctx.pod = SyncClient.open({ netns: ctx.podNs });
-      if (ctx.pod.linkGet(req.ifname, NO_STATS)) {
-        throw new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
-      }
     },
   };
 }
@@ -206,7 +207,7 @@ export function addressesStep<R extends AttachmentRecord, C extends AttachmentCo
     name: 'addresses',
     needs: ['ipam'],
     run: (ctx) => {
-      if (!ctx.ipamResult) return;
+      if (!ctx.ipamResult) return void saveRecord(d, ctx, {});
       plan(ctx, ctx.ipamResult);
       if (ctx.addresses.some((a) => a.family === 6) && !ipv6Available(d.nodeNetns)) throw new Error('the IPAM gave an IPv6 address but IPv6 is disabled on the node');
       saveRecord(d, ctx, { addresses: ctx.addresses.map((a) => a.ip), ipam: ipamIpsOf(ctx.ipamResult.ips) } as Partial<R>);
@@ -258,10 +259,13 @@ export function podAddressesOf(result: IpamResult, refuse?: (a: PodAddress) => s
  */
 const ONE_QUEUE = { txQueues: 1, rxQueues: 1 } as const;
 
+/** What "veth" reads of the host end the kernel echoes (its ifindex comes in the fixed header). */
+const VETH_ECHO = ['address', 'link'] as const;
+
 /**
  * The step "veth": the pair, with the MTU `mtu` gives (none: the kernel's default) and the runtime's
  * MAC for the pod's end (none: a random one, as the kernel would pick); its ifindexes and MACs in ctx,
- * and what `save` picks of them in the record. The host end comes back from the kernel with the
+ * and what `save` picks of them in ctx.record (written by "addresses"). The host end comes back from the kernel with the
  * creation (its ifindex, its MAC, the peer's ifindex), so nothing is looked up after it.
  */
 export function vethStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
@@ -275,7 +279,12 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
       const podMac = (req.requestedMac ?? randomMac()).toLowerCase();
       const peer: LinkEnd = { name: req.ifname, netnsFd: ctx.podNs!.fd, address: podMac, ...ONE_QUEUE };
       if (mtu !== undefined) peer.mtu = mtu;
-      const created = ctx.node.linkCreate({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), ...ONE_QUEUE, peer });
+      let created;
+      try {
+        created = ctx.node.linkCreate({ name: req.hostVethName, kind: 'veth', ...(mtu !== undefined ? { mtu } : {}), ...ONE_QUEUE, peer }, { attributes: VETH_ECHO });
+      } catch (err) {
+        throw err instanceof NetlinkError && err.code === 'EEXIST' ? nameTaken(ctx, err) : err;
+      }
       try {
         const host = created ?? ctx.node.linkGet(req.hostVethName, NO_STATS);
         const podIfindex = host?.attrs.link ?? ctx.pod!.linkGet(req.ifname, NO_STATS)?.ifinfo.index;
@@ -284,7 +293,7 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
         ctx.hostMac = host.attrs.address ?? '';
         ctx.podIfindex = podIfindex;
         ctx.podMac = podMac;
-        saveRecord(d, ctx, options.save(ctx));
+        ctx.record = { ...ctx.record!, ...options.save(ctx) };
       } catch (err) {
         ctx.node.linkDeleteIfExists(req.hostVethName);
         throw err;
@@ -292,4 +301,16 @@ export function vethStep<R extends AttachmentRecord, C extends AttachmentContext
     },
     undo: (ctx) => void ctx.node.linkDeleteIfExists(ctx.req.hostVethName),
   };
+}
+
+/** Which of the pair's names was taken (EEXIST from the veth's creation), as the error ADD fails with. */
+function nameTaken<R extends AttachmentRecord>(ctx: AttachmentContext<R>, err: NetlinkError): Error {
+  const { req } = ctx;
+  if (ctx.pod!.linkGet(req.ifname, NO_STATS)) {
+    return new CniError(CniCode.Internal, `interface ${req.ifname} already exists in ${req.netns}`, 'ADD must create it: pick another CNI_IFNAME or DEL the attachment that made it');
+  }
+  if (ctx.node.linkGet(req.hostVethName, NO_STATS)) {
+    return new CniError(CniCode.Internal, `host veth ${req.hostVethName} appeared on the node while ADD ran`, 'another ADD of the same attachment ran at the same time');
+  }
+  return err;
 }

@@ -34,13 +34,13 @@
  *                  lists is cleaned first)
  *   ipam           addresses from the IPAM plugin (when `ipam` is set)      undo: IPAM DEL
  *                  (in the background: the steps up to "addresses" run while it allocates)
- *   pod-netns      the pod namespace opens; CNI_IFNAME is free in it
+ *   pod-netns      the pod namespace opens, and a socket in it
  *   state          the attachment's record (bridge-state.ts)                    undo: removed
  *   bridge         the bridge made if missing, promiscuous when asked, accept_ra 0, up (under the
  *                  bridge's lock)     undo: a bridge this ADD made is deleted, and promiscuity or up
  *                                     this ADD set put back, while no port is attached to it
  *   veth           the pair, the peer created directly in the pod as CNI_IFNAME   undo: the host veth
- *                                                                              deleted (both ends go)
+ *                  (a name taken on either side fails it, and says which)       deleted (both ends go)
  *   port           the host veth enslaved to the bridge (made again if an undo removed it meanwhile),
  *                  hairpin and isolation set, accept_ra 0, up (under the bridge's lock)
  *   addresses      waits for ipam; gateways and the default route worked out from its result as the

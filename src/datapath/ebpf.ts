@@ -11,12 +11,14 @@
  *                  the node's default route), else 1500
  *   ipam           addresses from the IPAM plugin                       undo: IPAM DEL
  *                  (in the background: the steps up to "addresses" run while it allocates)
- *   pod-netns      the pod namespace opens; CNI_IFNAME is free in it
+ *   pod-netns      the pod namespace opens, and a socket in it
  *   state          the attachment's record and counter id (state.ts)     undo: removed
- *   veth           the pair, the peer created directly in the pod as CNI_IFNAME, MTU and MAC
+ *   veth           the pair, the peer created directly in the pod as CNI_IFNAME, MTU and MAC (a
+ *                  name taken on either side fails it, and says which)
  *                                                                        undo: the host veth deleted (both ends go)
  *   host-veth      no IPv6 link-local address on the host veth, no ARP answers from it; up
- *   addresses      waits for ipam; the pod's /32 and /128 from its result, kept in the record
+ *   addresses      waits for ipam; the pod's /32 and /128 from its result, kept in the record with
+ *                  the veth's ifindexes and MACs
  *   pod-interface  the /32 and /128 addresses (no DAD), up
  *   pod-gateway    permanent neighbour entries: gateway -> host veth MAC
  *   pod-routes     default route per family via the gateway (IPv4 onlink), the IPAM's routes too
@@ -516,6 +518,8 @@ function podRoutes(ctx: AddContext): CniRoute[] {
 
 /** How long ADD waits for a new veth to carry traffic (the link watcher usually takes well under 1 ms). */
 const OPERATIONAL_TIMEOUT_MS = 5000;
+/** What untilOperational reads of a link. */
+const OPERATIONAL_FIELDS = { stats: false, attributes: ['operstate', 'qdisc'] } as const;
 
 /**
  * Waits until a link is operationally up and has its real qdisc: before the link watcher ran after the
@@ -524,7 +528,7 @@ const OPERATIONAL_TIMEOUT_MS = 5000;
 async function untilOperational(client: SyncClient, ifindex: number, what: string): Promise<void> {
   const started = Date.now();
   for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-    const link = client.linkGet(ifindex, NO_STATS);
+    const link = client.linkGet(ifindex, OPERATIONAL_FIELDS);
     if (!link) throw new Error(`${what} disappeared while coming up`);
     if (link.attrs.operstate === IF_OPER.UP && link.attrs.qdisc !== undefined && link.attrs.qdisc !== 'noop') return;
     if (Date.now() - started > OPERATIONAL_TIMEOUT_MS) {

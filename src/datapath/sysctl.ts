@@ -7,7 +7,7 @@
  * own. Everything here is synchronous, as runIn requires. test/kernel/plugin-sysctl.test.ts checks
  * this against two namespaces holding different values.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { runIn, type NetNs } from '../netns.js';
 
 /**
@@ -84,12 +84,11 @@ export function enableForwarding(families: Iterable<4 | 6>, ns?: NetNs): SysctlC
 export const ipv4Conf = (ifname: string, name: string): string[] => ['net', 'ipv4', 'conf', ifname, name];
 export const ipv6Conf = (ifname: string, name: string): string[] => ['net', 'ipv6', 'conf', ifname, name];
 
-/** Whether IPv6 is available in the namespace at all (the ipv6 module loaded, not disabled at boot). */
+/**
+ * Whether IPv6 is available in the namespace at all (the ipv6 module loaded, not disabled at boot):
+ * whether its sysctls exist, whatever they hold. One stat, as ADD asks on every call.
+ */
 export function ipv6Available(ns?: NetNs): boolean {
-  try {
-    readSysctl(['net', 'ipv6', 'conf', 'all', 'disable_ipv6'], ns);
-    return true;
-  } catch {
-    return false;
-  }
+  const path = sysctlPath(['net', 'ipv6', 'conf', 'all', 'disable_ipv6']);
+  return inNs(ns, () => existsSync(path));
 }

@@ -2,8 +2,9 @@ import { closeSync, constants, openSync, readFileSync, readlinkSync, realpathSyn
 
 /**
  * Whether a path is a network namespace (a /proc/<pid>/ns/net link or a bind mount of one, as in
- * /run/netns/<name>), without native bindings: the file system must be nsfs, and the namespace type is
- * what /proc/self/fd/<fd> says of the opened file ("net:[4026532177]").
+ * /run/netns/<name>): the file system must be nsfs, and the namespace type is what the kernel answers
+ * for the opened file (the probe below) or, without native bindings, what /proc/self/fd/<fd> says of
+ * it ("net:[4026532177]").
  */
 
 /** NSFS_MAGIC from <linux/magic.h>. */
@@ -39,8 +40,9 @@ export function inspectNetns(path: string): NetnsInspection {
 function namespaceType(path: string): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
-    const link = readlinkSync(`/proc/self/fd/${fd}`);
-    return /^([a-z_]+):\[/.exec(link)?.[1] ?? typeProbe?.(fd) ?? mountedType(path) ?? 'unknown';
+    const probed = typeProbe?.(fd);
+    if (probed !== undefined) return probed;
+    return /^([a-z_]+):\[/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1] ?? mountedType(path) ?? 'unknown';
   } finally {
     closeSync(fd);
   }

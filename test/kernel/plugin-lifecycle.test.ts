@@ -155,8 +155,8 @@ kernelTest('ADD refuses an interface that already exists in the pod, and leaves 
     const before = comparable(node.snapshot());
     const out = await node.run('ADD', config, { containerId: pod.containerId, netns: pod.path });
     assert.equal(out.code, 1);
-    // The IPAM allocated meanwhile (it starts before the pod's namespace is looked at): its lease is given back.
-    assert.equal(out.json.msg, `ADD failed at step "pod-netns": interface eth0 already exists in ${pod.path}`);
+    // The veth's creation finds the name taken; the IPAM allocated meanwhile: its lease is given back.
+    assert.equal(out.json.msg, `ADD failed at step "veth": interface eth0 already exists in ${pod.path}`);
     assert.deepEqual(comparable(node.snapshot()), before);
 
     // A second ADD of an attachment that exists is refused by its host veth, before IPAM is asked.
