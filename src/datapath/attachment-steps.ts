@@ -265,8 +265,9 @@ const VETH_ECHO = ['address', 'link'] as const;
 /**
  * The step "veth": the pair, with the MTU `mtu` gives (none: the kernel's default) and the runtime's
  * MAC for the pod's end (none: a random one, as the kernel would pick); its ifindexes and MACs in ctx,
- * and what `save` picks of them in ctx.record (written by "addresses"). The host end comes back from the kernel with the
- * creation (its ifindex, its MAC, the peer's ifindex), so nothing is looked up after it.
+ * and what `save` picks of them in ctx.record (written by "addresses"). The host end comes back from
+ * the kernel with the creation (its ifindex, its MAC, the peer's ifindex), so nothing is looked up
+ * after it.
  */
 export function vethStep<R extends AttachmentRecord, C extends AttachmentContext<R>>(
   d: AttachmentDriver<R>, options: { mtu(ctx: C): number | undefined; save(ctx: C): Partial<R> },
