@@ -97,16 +97,16 @@ export type DriverOptions = Pick<EbpfDriverOptions, 'nodeNetns' | 'logger' | 'fa
  */
 export async function driverFor(config: PluginConfig, options: DriverOptions = {}): Promise<Driver> {
   if (config.sluice.mode === 'bridge') {
-    drivers.BridgeDriver ??= (await import('../datapath/bridge.js')).BridgeDriver;
-    return new drivers.BridgeDriver(options);
+    driverClasses.BridgeDriver ??= (await import('../datapath/bridge.js')).BridgeDriver;
+    return new driverClasses.BridgeDriver(options);
   }
   if (config.sluice.mode !== 'ebpf') throw invalidField('mode', `"${config.sluice.mode}" is not available in this version of sluice: use "ebpf" or "bridge"`);
-  drivers.EbpfDriver ??= (await import('../datapath/ebpf.js')).EbpfDriver;
-  return new drivers.EbpfDriver(options);
+  driverClasses.EbpfDriver ??= (await import('../datapath/ebpf.js')).EbpfDriver;
+  return new driverClasses.EbpfDriver(options);
 }
 
 /** The driver classes imported so far: the agent asks for one on every call, and import() is not free. */
-const drivers: { BridgeDriver?: typeof import('../datapath/bridge.js').BridgeDriver; EbpfDriver?: typeof import('../datapath/ebpf.js').EbpfDriver } = {};
+const driverClasses: { BridgeDriver?: typeof import('../datapath/bridge.js').BridgeDriver; EbpfDriver?: typeof import('../datapath/ebpf.js').EbpfDriver } = {};
 
 /** The driver of the config's mode, imported on first use. */
 function lazyDriver(logger: DeferredLogger, env: NodeJS.ProcessEnv): Driver {

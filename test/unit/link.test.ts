@@ -42,12 +42,14 @@ const family = new Family('rtnetlink', [link]);
 const captured = loadFixture('rtnetlink/link-dump.hex');
 const linkMessages = captured.filter((b) => b.readUInt16LE(4) === RTM_NEWLINK);
 const byName = new Map<string, LinkMessage>();
+const bytesByName = new Map<string, Buffer>();
 for (const b of linkMessages) {
   const m = decodeMessage(link, b);
   byName.set(m.attrs.ifname!, m);
+  bytesByName.set(m.attrs.ifname!, b);
 }
 const rawLink = (name: string): Buffer => {
-  const b = linkMessages.find((m) => decodeMessage(link, m).attrs.ifname === name);
+  const b = bytesByName.get(name);
   assert.ok(b, `the fixture has no link named ${name}`);
   return b;
 };
